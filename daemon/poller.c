@@ -1,0 +1,612 @@
+/*
+ * Sidecar discovery (source procfs_poll): a cheap ns_last_pid probe finds new
+ * PIDs without a scan, one pidfd per process in one epoll set gives exact exit
+ * times and codes, and a slow getdents64 diff is the safety net (kernel.md §12).
+ */
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "poller.h"
+#include "procfs.h"
+#include "ptable.h"
+#include "xmalloc.h"
+
+/* Debian 12's uapi headers predate these (values from include/uapi/linux/pidfd.h). */
+#define PIDCAR_PIDFD_INFO_EXIT	(1ULL << 3)
+#define PIDCAR_PIDFD_GET_INFO	_IOWR(0xFF, 11, struct pidcar_pidfd_info)
+struct pidcar_pidfd_info {
+	uint64_t	mask;
+	uint64_t	cgroupid;
+	uint32_t	pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+	int32_t		exit_code;
+	uint32_t	coredump_mask;
+	uint32_t	spare0;
+};
+
+#define PROBE_RANGE_MAX	4096	/* a bigger jump is cheaper as a scan */
+#define SLICE_PIDS	128	/* new processes read per loop turn */
+#define SLICE_SECONDS	0.005
+#define FD_RESERVE	256	/* kept free for HTTP, /proc reads and logs */
+
+struct pending {
+	pid_t	pid;
+	int	pidfd;		/* -1 when none was taken yet */
+};
+
+struct poller {
+	struct daemon	*d;
+	int		 lastpid_fd;	/* /proc/sys/kernel/ns_last_pid, or -1 */
+	pid_t		 last_pid;
+	int		 epfd;
+	long		 npidfds;
+	long		 max_pidfds;
+	unsigned	 gen;		/* full scans started */
+	int		 scanfd;	/* O_DIRECTORY on the procfs root */
+	struct event	*ev_probe;
+	struct event	*ev_scan;
+	struct event	*ev_epoll;
+	struct event	*ev_slice;
+	struct pending	*pend;		/* new pids waiting to be read */
+	size_t		 npend, cappend, pendpos;
+};
+
+static int	poller_scan(struct poller *);
+
+static int
+sys_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static struct timeval
+tv_of(double s)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = (time_t)s;
+	tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
+	return tv;
+}
+
+/* The wait status of a reaped process from its pidfd (6.15+), or -1. */
+static int
+pidfd_exit_status(int pidfd)
+{
+	struct pidcar_pidfd_info	info;
+
+	memset(&info, 0, sizeof(info));
+	info.mask = PIDCAR_PIDFD_INFO_EXIT;
+	if (ioctl(pidfd, PIDCAR_PIDFD_GET_INFO, &info) == -1)
+		return -1;
+	if ((info.mask & PIDCAR_PIDFD_INFO_EXIT) == 0)
+		return -1;
+	return info.exit_code;
+}
+
+static void
+count_exit(struct daemon *d, int wstatus)
+{
+	d->c.exits[exit_outcome_of(wstatus)]++;
+}
+
+static void
+drop_pidfd(struct poller *pl, struct proc *p)
+{
+	if (p->pidfd == -1)
+		return;
+	close(p->pidfd);	/* closing the only reference leaves the epoll set */
+	p->pidfd = -1;
+	pl->npidfds--;
+}
+
+/* The process is gone for good: count its exit once and forget it. */
+static void
+proc_gone(struct poller *pl, struct proc *p)
+{
+	if (!p->exit_counted) {
+		if (p->exit_status == -1 && p->pidfd != -1)
+			p->exit_status = pidfd_exit_status(p->pidfd);
+		count_exit(pl->d, p->exit_status);
+	}
+	log_debug("process %d (%s) gone, status %d", (int)p->pid, p->comm,
+	    p->exit_status);
+	drop_pidfd(pl, p);
+	ptable_remove(pl->d->pt, p);
+}
+
+/*
+ * EPOLLIN: it exited and is a zombie or already reaped.  A zombie stays listed
+ * (ps shows it too) until EPOLLHUP says its parent reaped it.
+ */
+static void
+proc_exited(struct poller *pl, struct proc *p)
+{
+	struct proc_stat	st;
+
+	p->exited = 1;
+	if ((p->exit_status = pidfd_exit_status(p->pidfd)) == -1 &&
+	    procfs_read_stat(pl->d->procfd, p->pid, &st) == 0 &&
+	    st.starttime == p->start_ticks) {
+		/* Field 52 is readable only while it is a zombie (kernel.md §12.2). */
+		p->state = st.state;
+		p->threads = st.num_threads;
+		p->exit_status = st.exit_code;
+	}
+	if (p->exit_status != -1 && !p->exit_counted) {
+		p->exit_counted = 1;
+		count_exit(pl->d, p->exit_status);
+	}
+}
+
+static void
+epoll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct poller		*pl = arg;
+	struct epoll_event	 evs[256];
+	int			 i, n;
+
+	(void)fd;
+	(void)what;
+	do {
+		n = epoll_wait(pl->epfd, evs, 256, 0);
+		for (i = 0; i < n; i++) {
+			pid_t		 pid = (pid_t)evs[i].data.u32;
+			struct proc	*p = ptable_find(pl->d->pt, pid);
+
+			if (p == NULL || p->pidfd == -1)
+				continue;
+			if ((evs[i].events & EPOLLIN) && !p->exited)
+				proc_exited(pl, p);
+			if (evs[i].events & EPOLLHUP)
+				proc_gone(pl, p);
+		}
+	} while (n == 256);
+}
+
+static int
+watch_pidfd(struct poller *pl, struct proc *p, int pidfd)
+{
+	struct epoll_event	ev;
+
+	memset(&ev, 0, sizeof(ev));
+	/* Edge-triggered: IN once at the exit, again with HUP at the reap. */
+	ev.events = EPOLLIN | EPOLLET;
+	ev.data.u32 = (uint32_t)p->pid;
+	if (epoll_ctl(pl->epfd, EPOLL_CTL_ADD, pidfd, &ev) == -1) {
+		log_warn("epoll_ctl pidfd of %d", (int)p->pid);
+		close(pidfd);
+		return -1;
+	}
+	p->pidfd = pidfd;
+	pl->npidfds++;
+	return 0;
+}
+
+int
+poller_read_stats(struct daemon *d, struct proc *p, double now)
+{
+	struct proc_stat	st;
+	struct proc_io		io;
+	unsigned long long	cpu;
+
+	if (procfs_read_stat(d->procfd, p->pid, &st) == -1)
+		return -1;
+	if (st.starttime != p->start_ticks) {
+		errno = ESRCH;	/* the PID was reused: ours is gone */
+		return -1;
+	}
+	if (p->comm[0] != '\0' && strcmp(p->comm, st.comm) != 0 &&
+	    st.state != 'Z') {
+		/* A new comm usually means an exec: the command line changed too. */
+		char	*cmd;
+		size_t	 len;
+
+		if (procfs_read_cmdline(d->procfd, p->pid, &cmd, &len) == 0) {
+			free(p->cmdline);
+			p->cmdline = cmd;
+			p->cmdline_len = len;
+		}
+		free(p->exe);
+		p->exe = NULL;
+		procfs_read_exe(d->procfd, p->pid, &p->exe);
+	}
+	memcpy(p->comm, st.comm, sizeof(p->comm));
+	p->state = st.state;
+	p->ppid = st.ppid;
+	p->threads = st.num_threads;
+	p->vsize_bytes = st.vsize;
+	p->rss_bytes = st.rss_pages > 0 ?
+	    (unsigned long long)st.rss_pages * (unsigned long long)d->page_size : 0;
+	p->utime = st.utime;
+	p->stime = st.stime;
+	cpu = st.utime + st.stime;
+	if (p->sampled_at > 0 && now > p->sampled_at && cpu >= p->sampled_cpu)
+		p->cpu_percent = 100.0 * (double)(cpu - p->sampled_cpu) /
+		    (double)d->clk_tck / (now - p->sampled_at);
+	p->sampled_at = now;
+	p->sampled_cpu = cpu;
+	if (st.state == 'Z' || st.state == 'X')
+		return 0;	/* no fds, no io, no owner change worth a read */
+	if (procfs_read_io(d->procfd, p->pid, &io) == 0) {
+		p->read_bytes = io.read_bytes;
+		p->write_bytes = io.write_bytes;
+	} else if (!PROCFS_VANISHED(errno))
+		d->c.read_errors++;
+	if (procfs_count_fds(d->procfd, p->pid, &p->fds) == -1) {
+		p->fds = -1;
+		if (!PROCFS_VANISHED(errno))
+			d->c.read_errors++;
+	}
+	procfs_owner(d->procfd, p->pid, &p->uid, &p->gid);
+	return 0;
+}
+
+int
+poller_read_new(struct daemon *d, struct proc *p)
+{
+	char	*cmd;
+	size_t	 len;
+
+	if (poller_read_stats(d, p, now_mono()) == -1)
+		return -1;
+	if (procfs_read_cmdline(d->procfd, p->pid, &cmd, &len) == 0) {
+		p->cmdline = cmd;
+		p->cmdline_len = len;
+	}
+	procfs_read_exe(d->procfd, p->pid, &p->exe);
+	if (p->uid == -1)
+		procfs_owner(d->procfd, p->pid, &p->uid, &p->gid);
+	return 0;
+}
+
+/*
+ * A PID that the probe or a scan found: key it by its start time, read it once
+ * and watch its pidfd.  Takes pidfd (or -1).
+ */
+static void
+poller_examine(struct poller *pl, pid_t pid, int pidfd)
+{
+	struct daemon		*d = pl->d;
+	struct proc_stat	 st;
+	struct proc		*p;
+
+	if (procfs_read_stat(d->procfd, pid, &st) == -1) {
+		if (pidfd != -1) {
+			/* Born and gone between two looks: its code is still known. */
+			d->c.forks++;
+			count_exit(d, pidfd_exit_status(pidfd));
+			close(pidfd);
+		} else if (!PROCFS_VANISHED(errno))
+			d->c.read_errors++;
+		return;
+	}
+	if ((p = ptable_find(d->pt, pid)) != NULL) {
+		if (p->start_ticks == st.starttime) {
+			if (pidfd != -1)
+				close(pidfd);
+			p->scan_gen = pl->gen;
+			return;
+		}
+		proc_gone(pl, p);	/* its PID was reused under us */
+	}
+	if ((p = ptable_add(d->pt, pid, st.starttime)) == NULL)
+		fatalx("ptable_add %d", (int)pid);
+	p->scan_gen = pl->gen;
+	memcpy(p->comm, st.comm, sizeof(p->comm));
+	d->c.forks++;
+	if (pidfd == -1 && pl->npidfds < pl->max_pidfds) {
+		if ((pidfd = sys_pidfd_open(pid)) == -1 && errno == EMFILE)
+			log_warnx("out of file descriptors for pidfds");
+	} else if (pidfd == -1)
+		d->c.pidfd_short++;
+	if (pidfd != -1)
+		watch_pidfd(pl, p, pidfd);
+	if (poller_read_new(d, p) == -1 && !PROCFS_VANISHED(errno))
+		d->c.read_errors++;
+	/* A pidfd taken after the exit fires at once; without one, a scan tells. */
+}
+
+static void
+pending_push(struct poller *pl, pid_t pid, int pidfd)
+{
+	if (pl->npend == pl->cappend) {
+		pl->cappend = pl->cappend ? pl->cappend * 2 : 1024;
+		pl->pend = xreallocarray(pl->pend, pl->cappend, sizeof(*pl->pend));
+	}
+	pl->pend[pl->npend].pid = pid;
+	pl->pend[pl->npend].pidfd = pidfd;
+	pl->npend++;
+}
+
+/* Reads queued new processes for at most a slice, then yields to the loop. */
+static void
+slice_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct poller	*pl = arg;
+	double		 start = now_mono();
+	size_t		 done = 0;
+
+	(void)fd;
+	(void)what;
+	while (pl->pendpos < pl->npend) {
+		struct pending	*e = &pl->pend[pl->pendpos++];
+
+		poller_examine(pl, e->pid, e->pidfd);
+		if (++done % 16 == 0 && (done >= SLICE_PIDS ||
+		    now_mono() - start > SLICE_SECONDS))
+			break;
+	}
+	if (pl->pendpos < pl->npend) {
+		event_active(pl->ev_slice, EV_TIMEOUT, 0);
+		return;
+	}
+	pl->npend = pl->pendpos = 0;
+	if (!pl->d->ready) {
+		pl->d->ready = 1;
+		log_info("watching %zu processes (source %s)",
+		    ptable_count(pl->d->pt), pl->d->source);
+	}
+}
+
+/* Forgets processes without a pidfd that the last full scan did not see. */
+static void
+sweep_unseen(struct poller *pl)
+{
+	struct proc	*p, *next;
+
+	for (p = ptable_first(pl->d->pt); p != NULL; p = next) {
+		next = ptable_next(p);
+		if (p->pidfd == -1 && p->scan_gen != pl->gen)
+			proc_gone(pl, p);
+	}
+}
+
+/* A full getdents64 diff of the procfs root: the safety net, ~1 us per PID. */
+static int
+poller_scan(struct poller *pl)
+{
+	char			 dbuf[32768];
+	long			 n;
+
+	pl->gen++;
+	pl->d->c.scans++;
+	if (lseek(pl->scanfd, 0, SEEK_SET) == -1)
+		return -1;
+	while ((n = syscall(SYS_getdents64, pl->scanfd, dbuf, sizeof(dbuf))) > 0) {
+		long	off = 0;
+
+		while (off < n) {
+			struct dirent64	*de = (struct dirent64 *)(dbuf + off);
+			const char	*s = de->d_name;
+			long		 pid = 0;
+
+			off += de->d_reclen;
+			if (*s < '1' || *s > '9')
+				continue;
+			for (; *s >= '0' && *s <= '9' && pid < 1L << 30; s++)
+				pid = pid * 10 + (*s - '0');
+			if (*s != '\0')
+				continue;
+			struct proc *p = ptable_find(pl->d->pt, (pid_t)pid);
+			if (p != NULL)
+				p->scan_gen = pl->gen;
+			else
+				pending_push(pl, (pid_t)pid, -1);
+		}
+	}
+	if (n == -1) {
+		log_warn("getdents64 of the procfs root");
+		return -1;
+	}
+	/* What is still pending gets this gen when read; the rest was not seen. */
+	sweep_unseen(pl);
+	if (pl->npend > pl->pendpos)
+		event_active(pl->ev_slice, EV_TIMEOUT, 0);
+	return 0;
+}
+
+static void
+scan_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	poller_scan(arg);
+}
+
+static int
+read_last_pid(struct poller *pl, pid_t *out)
+{
+	char	buf[32];
+	ssize_t	n;
+
+	if ((n = pread(pl->lastpid_fd, buf, sizeof(buf), 0)) <= 0)
+		return -1;
+	return procfs_parse_pid(buf, (size_t)n, out);
+}
+
+/*
+ * ns_last_pid is the last PID handed out in our namespace: when it moves from P
+ * to Q the new processes are among P+1..Q, and pidfd_open finds them without
+ * a scan (kernel.md §12.1).  A wrap or a big jump falls back to a scan.
+ */
+static void
+probe_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct poller	*pl = arg;
+	pid_t		 q, pid;
+
+	(void)fd;
+	(void)what;
+	if (read_last_pid(pl, &q) == -1 || q == pl->last_pid)
+		return;
+	pl->d->c.probes++;
+	if (q < pl->last_pid || q - pl->last_pid > PROBE_RANGE_MAX) {
+		pl->last_pid = q;
+		poller_scan(pl);
+		return;
+	}
+	for (pid = pl->last_pid + 1; pid <= q; pid++) {
+		int	pidfd;
+
+		if (ptable_find(pl->d->pt, pid) != NULL)
+			continue;
+		if (pl->npidfds >= pl->max_pidfds) {
+			pending_push(pl, pid, -1);
+			continue;
+		}
+		/* ESRCH: already gone; EINVAL: a thread, not a process. */
+		if ((pidfd = sys_pidfd_open(pid)) == -1)
+			continue;
+		poller_examine(pl, pid, pidfd);
+	}
+	pl->last_pid = q;
+	if (pl->npend > pl->pendpos)
+		event_active(pl->ev_slice, EV_TIMEOUT, 0);
+}
+
+static long
+pidfd_budget(const struct daemon *d)
+{
+	struct rlimit	rl;
+	long		budget;
+
+	/* Raise the soft limit to the hard one: pidfds cost one fd each (§12.2). */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("raising RLIMIT_NOFILE");
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	budget = (long)(rl.rlim_cur > 1L << 24 ? 1L << 24 : rl.rlim_cur) -
+	    FD_RESERVE - d->conf->max_connections;
+	return budget > 0 ? budget : 0;
+}
+
+void
+poller_reconfigure(struct poller *pl)
+{
+	struct timeval	tv;
+
+	tv = tv_of(pl->d->conf->poll_interval);
+	if (pl->lastpid_fd != -1)
+		event_add(pl->ev_probe, &tv);
+	tv = tv_of(pl->d->conf->scan_interval);
+	event_add(pl->ev_scan, &tv);
+}
+
+struct poller *
+poller_start(struct daemon *d)
+{
+	struct poller	*pl = xcalloc(1, sizeof(*pl));
+
+	pl->d = d;
+	pl->max_pidfds = d->feat.pidfd ? pidfd_budget(d) : 0;
+	if ((pl->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_warn("epoll_create1");
+		free(pl);
+		return NULL;
+	}
+	if ((pl->scanfd = openat(d->procfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		log_warn("open the procfs root");
+		close(pl->epfd);
+		free(pl);
+		return NULL;
+	}
+	pl->lastpid_fd = openat(d->procfd, "sys/kernel/ns_last_pid",
+	    O_RDONLY | O_CLOEXEC);
+	if (pl->lastpid_fd == -1)
+		log_warn("ns_last_pid (new processes are found by scans only)");
+	else
+		read_last_pid(pl, &pl->last_pid);
+	pl->ev_probe = event_new(d->base, -1, EV_PERSIST, probe_cb, pl);
+	pl->ev_scan = event_new(d->base, -1, EV_PERSIST, scan_cb, pl);
+	pl->ev_epoll = event_new(d->base, pl->epfd, EV_READ | EV_PERSIST,
+	    epoll_cb, pl);
+	pl->ev_slice = event_new(d->base, -1, 0, slice_cb, pl);
+	event_add(pl->ev_epoll, NULL);
+	poller_reconfigure(pl);
+	/* Probe first, scan second: what forks during the scan is probed. */
+	if (poller_scan(pl) == -1) {
+		poller_free(pl);
+		return NULL;
+	}
+	if (pl->npend == 0)
+		event_active(pl->ev_slice, EV_TIMEOUT, 0);
+	return pl;
+}
+
+int
+poller_probe_exit_info(void)
+{
+	pid_t	pid;
+	int	pidfd, status, ok;
+
+	if ((pid = fork()) == -1)
+		return 0;
+	if (pid == 0)
+		_exit(42);
+	pidfd = sys_pidfd_open(pid);	/* a zombie child can still be opened */
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (pidfd == -1)
+		return 0;
+	ok = pidfd_exit_status(pidfd) == status;
+	close(pidfd);
+	return ok;
+}
+
+void
+poller_rescan(struct poller *pl)
+{
+	event_active(pl->ev_scan, EV_TIMEOUT, 0);
+}
+
+long
+poller_pidfds(const struct poller *pl)
+{
+	return pl->npidfds;
+}
+
+void
+poller_free(struct poller *pl)
+{
+	struct proc	*p;
+	size_t		 i;
+
+	if (pl == NULL)
+		return;
+	event_free(pl->ev_probe);
+	event_free(pl->ev_scan);
+	event_free(pl->ev_epoll);
+	event_free(pl->ev_slice);
+	for (p = ptable_first(pl->d->pt); p != NULL; p = ptable_next(p))
+		drop_pidfd(pl, p);
+	for (i = pl->pendpos; i < pl->npend; i++)
+		if (pl->pend[i].pidfd != -1)
+			close(pl->pend[i].pidfd);
+	free(pl->pend);
+	if (pl->lastpid_fd != -1)
+		close(pl->lastpid_fd);
+	close(pl->scanfd);
+	close(pl->epfd);
+	free(pl);
+}

@@ -1,0 +1,37 @@
+/*
+ * Sidecar discovery (procfs_poll): finds the processes of pidcar's own PID
+ * namespace without re-reading them, and learns their exits from pidfds.
+ */
+#ifndef PIDCAR_POLLER_H
+#define PIDCAR_POLLER_H
+
+struct daemon;
+struct proc;
+
+/*
+ * Starts probing ns_last_pid, a first full scan (sliced) and the pidfd epoll
+ * set on d->base.  d->ready becomes 1 when the first scan is in the table.
+ * Returns the poller (free with poller_free), or NULL with a message logged.
+ */
+struct poller	*poller_start(struct daemon *d);
+/* Re-reads the intervals from d->conf (after a reload). */
+void		 poller_reconfigure(struct poller *);
+/* Asks for a full /proc diff soon (e.g. after something looked inconsistent). */
+void		 poller_rescan(struct poller *);
+/* Processes watched through a pidfd right now. */
+long		 poller_pidfds(const struct poller *);
+/* Whether PIDFD_GET_INFO gives exit codes after the reap (6.15+), tried on a child. */
+int		 poller_probe_exit_info(void);
+/* Stops every event, closes every pidfd; NULL is a no-op. */
+void		 poller_free(struct poller *);
+
+/*
+ * Reads everything about one process that changes slowly (identity, cmdline,
+ * exe, owner) and its stats; used for new processes.  Returns 0, or -1 with
+ * errno (PROCFS_VANISHED when it is gone).
+ */
+int		 poller_read_new(struct daemon *, struct proc *);
+/* Reads the fast-changing stats of one process (stat, io, fds); 0 or -1 with errno. */
+int		 poller_read_stats(struct daemon *, struct proc *, double now);
+
+#endif

@@ -1,0 +1,200 @@
+/* The process table: a red-black tree of struct proc by namespace PID. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ptable.h"
+#include "xmalloc.h"
+
+struct ptable {
+	struct proc_tree	 tree;
+	size_t			 count;
+};
+
+static int
+proc_cmp(struct proc *a, struct proc *b)
+{
+	return a->pid < b->pid ? -1 : a->pid > b->pid;
+}
+
+RB_GENERATE(proc_tree, proc, entry, proc_cmp)
+
+struct ptable *
+ptable_create(void)
+{
+	struct ptable	*pt = xcalloc(1, sizeof(*pt));
+
+	RB_INIT(&pt->tree);
+	return pt;
+}
+
+static void
+proc_free(struct proc *p)
+{
+	free(p->exe);
+	free(p->cmdline);
+	free(p);
+}
+
+void
+ptable_free(struct ptable *pt)
+{
+	struct proc	*p, *next;
+
+	if (pt == NULL)
+		return;
+	RB_FOREACH_SAFE(p, proc_tree, &pt->tree, next) {
+		RB_REMOVE(proc_tree, &pt->tree, p);
+		proc_free(p);
+	}
+	free(pt);
+}
+
+struct proc *
+ptable_find(struct ptable *pt, pid_t pid)
+{
+	struct proc	key;
+
+	key.pid = pid;
+	return RB_FIND(proc_tree, &pt->tree, &key);
+}
+
+struct proc *
+ptable_add(struct ptable *pt, pid_t pid, unsigned long long start_ticks)
+{
+	struct proc	*p = xcalloc(1, sizeof(*p));
+
+	p->pid = pid;
+	p->start_ticks = start_ticks;
+	snprintf(p->id, sizeof(p->id), "%d-%llu", (int)pid, start_ticks);
+	p->uid = p->gid = -1;
+	p->threads = -1;
+	p->cpu_percent = -1;
+	p->fds = p->read_bytes = p->write_bytes = -1;
+	p->pidfd = -1;
+	p->exit_status = -1;
+	p->group = p->comm;
+	if (RB_INSERT(proc_tree, &pt->tree, p) != NULL) {
+		free(p);
+		return NULL;
+	}
+	pt->count++;
+	return p;
+}
+
+void
+ptable_remove(struct ptable *pt, struct proc *p)
+{
+	RB_REMOVE(proc_tree, &pt->tree, p);
+	pt->count--;
+	proc_free(p);
+}
+
+size_t
+ptable_count(const struct ptable *pt)
+{
+	return pt->count;
+}
+
+struct proc *
+ptable_first(struct ptable *pt)
+{
+	return RB_MIN(proc_tree, &pt->tree);
+}
+
+struct proc *
+ptable_next(struct proc *p)
+{
+	return RB_NEXT(proc_tree, NULL, p);
+}
+
+size_t
+ptable_snapshot(struct ptable *pt, struct proc ***out)
+{
+	struct proc	**v, *p;
+	size_t		  n = 0;
+
+	v = xreallocarray(NULL, pt->count + 1, sizeof(*v));
+	RB_FOREACH(p, proc_tree, &pt->tree)
+		v[n++] = p;
+	*out = v;
+	return n;
+}
+
+void
+ptable_set_cmdline(struct proc *p, const char *s, size_t len)
+{
+	free(p->cmdline);
+	p->cmdline = xmalloc(len + 1);
+	memcpy(p->cmdline, s, len);
+	p->cmdline[len] = '\0';
+	p->cmdline_len = len;
+}
+
+void
+ptable_set_exe(struct proc *p, const char *exe)
+{
+	free(p->exe);
+	p->exe = xstrdup(exe);
+}
+
+long
+ptree_index(const struct ptree *t, pid_t pid)
+{
+	size_t	lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t	mid = lo + (hi - lo) / 2;
+
+		if (t->v[mid]->pid == pid)
+			return (long)mid;
+		if (t->v[mid]->pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+void
+ptree_build(struct ptable *pt, struct ptree *t)
+{
+	long	*last;
+	size_t	 i;
+
+	t->n = ptable_snapshot(pt, &t->v);
+	t->first_child = xreallocarray(NULL, t->n + 1, sizeof(long));
+	t->next_sibling = xreallocarray(NULL, t->n + 1, sizeof(long));
+	t->roots = xreallocarray(NULL, t->n + 1, sizeof(long));
+	last = xreallocarray(NULL, t->n + 1, sizeof(long));
+	t->nroots = 0;
+	for (i = 0; i < t->n; i++)
+		t->first_child[i] = t->next_sibling[i] = last[i] = -1;
+	/* PID order in, so siblings come out in PID order too. */
+	for (i = 0; i < t->n; i++) {
+		long	par = -1;
+
+		if (t->v[i]->ppid != t->v[i]->pid)
+			par = ptree_index(t, t->v[i]->ppid);
+		if (par < 0) {
+			t->roots[t->nroots++] = (long)i;
+			continue;
+		}
+		if (last[par] < 0)
+			t->first_child[par] = (long)i;
+		else
+			t->next_sibling[last[par]] = (long)i;
+		last[par] = (long)i;
+	}
+	free(last);
+}
+
+void
+ptree_free(struct ptree *t)
+{
+	free(t->v);
+	free(t->first_child);
+	free(t->next_sibling);
+	free(t->roots);
+	memset(t, 0, sizeof(*t));
+}

@@ -1,0 +1,98 @@
+/* The process table: every process of the target namespace, keyed by namespace PID. */
+#ifndef PIDCAR_PTABLE_H
+#define PIDCAR_PTABLE_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bsd/sys/tree.h>
+
+/*
+ * One process.  Identity is (pid, start_ticks): PIDs are reused, the start time
+ * in clock ticks since boot is not (kernel.md §0.9).  Numbers that could not be
+ * read are -1; strings that could not be read are NULL.
+ */
+struct proc {
+	RB_ENTRY(proc)	 entry;
+	pid_t		 pid;		/* in the target namespace */
+	pid_t		 ppid;		/* in the target namespace, 0 for a root */
+	pid_t		 host_pid;	/* agent mode; 0 in sidecar mode */
+	unsigned long long start_ticks;	/* stat field 22 */
+	char		 id[48];	/* "pid-start_ticks", stable */
+	char		 comm[64];	/* raw bytes as the kernel gave them */
+	char		 state;		/* kernel letter: R S D Z T t X I ... */
+	long long	 uid;		/* effective, -1 unknown */
+	long long	 gid;
+	long		 threads;
+	char		*exe;		/* owned; NULL when unreadable */
+	char		*cmdline;	/* owned; NUL-separated args, NULL unread */
+	size_t		 cmdline_len;	/* bytes in cmdline, with the NULs */
+	unsigned long long utime;	/* clock ticks */
+	unsigned long long stime;
+	double		 cpu_percent;	/* over the last two refreshes; -1 none yet */
+	unsigned long long rss_bytes;
+	unsigned long long vsize_bytes;
+	long long	 fds;		/* -1 unreadable */
+	long long	 read_bytes;	/* -1 unreadable */
+	long long	 write_bytes;
+	const char	*group;		/* points at comm or a config group name */
+
+	/* Bookkeeping for the shell (poller, refresh). */
+	int		 pidfd;		/* -1 when not held */
+	int		 exited;	/* seen as exited (zombie or gone) */
+	int		 exit_counted;	/* its outcome is in the counters */
+	int		 exit_status;	/* wait status, -1 unknown */
+	unsigned	 scan_gen;	/* last getdents diff that saw it */
+	unsigned	 refresh_gen;	/* last stats refresh that read it */
+	double		 sampled_at;	/* monotonic seconds of the last sample */
+	unsigned long long sampled_cpu;	/* utime+stime then */
+};
+
+RB_HEAD(proc_tree, proc);
+RB_PROTOTYPE(proc_tree, proc, entry, proc_cmp)
+
+struct ptable;
+
+/* Returns a new empty table; free with ptable_free. */
+struct ptable	*ptable_create(void);
+/* Frees the table and every proc in it (closing no fds: the owner does). */
+void		 ptable_free(struct ptable *);
+/* Returns the process with this namespace PID, or NULL. */
+struct proc	*ptable_find(struct ptable *, pid_t);
+/* Adds a new process (unknown fields -1/NULL); returns it, owned by the table. */
+struct proc	*ptable_add(struct ptable *, pid_t, unsigned long long start_ticks);
+/* Removes and frees one process. */
+void		 ptable_remove(struct ptable *, struct proc *);
+size_t		 ptable_count(const struct ptable *);
+/* In PID order; NULL at the end. */
+struct proc	*ptable_first(struct ptable *);
+struct proc	*ptable_next(struct proc *);
+/* Sets *out to a new array (caller frees it, not the procs) in PID order; returns its length. */
+size_t		 ptable_snapshot(struct ptable *, struct proc ***out);
+/* Replaces p's cmdline with a copy of len bytes (NUL-separated). */
+void		 ptable_set_cmdline(struct proc *, const char *, size_t);
+/* Replaces p's exe with a copy (NULL allowed). */
+void		 ptable_set_exe(struct proc *, const char *);
+
+
+
+/*
+ * A parent/child view of a snapshot, for the tree renderers.  A process whose
+ * parent is not in the table is a root.  Indices refer to v; -1 ends a list.
+ */
+struct ptree {
+	struct proc	**v;		/* owned: PID order */
+	size_t		  n;
+	long		 *first_child;
+	long		 *next_sibling;
+	long		 *roots;	/* nroots entries */
+	size_t		  nroots;
+};
+
+/* Builds the tree of the whole table into *t; free with ptree_free. */
+void	ptree_build(struct ptable *, struct ptree *t);
+void	ptree_free(struct ptree *);
+/* Index of the process with this pid in t->v, or -1. */
+long	ptree_index(const struct ptree *, pid_t);
+#endif

@@ -1,0 +1,53 @@
+/*
+ * Renderers: JSON (api_json.c), plain text (text.c) and Prometheus (prom.c).
+ * They read the daemon's table and counters and write bytes; they do no I/O.
+ * Every returned string is malloc'd and owned by the caller.
+ */
+#ifndef PIDCAR_RENDER_H
+#define PIDCAR_RENDER_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct daemon;
+struct proc;
+struct buf;
+
+/* Numbers about pidcar itself, read from /proc/self by prom_read_self. */
+struct self_metrics {
+	double		 cpu_seconds;
+	double		 resident_bytes;
+	double		 virtual_bytes;
+	double		 open_fds;	/* -1 unknown */
+	double		 max_fds;
+	double		 start_time;	/* epoch seconds */
+};
+
+/* One process as a JSON object (new reference). */
+json_t	*api_process(const struct daemon *, const struct proc *);
+/* {"processes": [...], "count": n, "total": total, "refreshed_at": ...}. */
+char	*api_processes(const struct daemon *, struct proc **v, size_t n, size_t total, size_t *len);
+/* One process with "children": [pids]. */
+char	*api_process_detail(const struct daemon *, const struct proc *,
+	    struct proc **children, size_t nchildren, size_t *len);
+/* {"roots": [ {process..., "children": [...]} ]}, nested. */
+char	*api_tree(const struct daemon *, size_t *len);
+/* /api/v1/status. */
+char	*api_status(const struct daemon *, size_t *len);
+/* {"error": {"status": N, "message": "..."}}. */
+char	*api_error(int status, const char *message, size_t *len);
+
+/* /ps: aligned columns, one line per process of v. */
+char	*text_ps(const struct daemon *, struct proc **v, size_t n, size_t *len);
+/* /tree: pstree-like indentation from the namespace's roots. */
+char	*text_tree(const struct daemon *, size_t *len);
+
+/* Prometheus text format 0.0.4 of everything the daemon knows. */
+void	 prom_render(const struct daemon *, const struct self_metrics *, struct buf *out);
+/* Appends s to out escaped as a label value (backslash, quote, newline). */
+void	 prom_escape_label(struct buf *out, const char *s);
+/* Reads /proc/self for the process_* family; 0 or -1. */
+int	 prom_read_self(struct self_metrics *);
+
+#endif
