@@ -52,6 +52,7 @@ struct daemon {
 	struct refresh		*refresh;
 	struct http		*http;
 	struct users		*users;		/* target's /etc/passwd */
+	const char		*users_file;	/* where the names came from */
 	int			 procfd;	/* O_DIRECTORY fd of the target's procfs */
 	const char		*mode;		/* "agent" | "sidecar" */
 	const char		*source;	/* "procfs_poll" ... */

@@ -29,10 +29,37 @@
 
 extern char **environ;
 
+/*
+ * User names come from the target's own /etc/passwd.  /proc/1/root needs ptrace
+ * access to PID 1 (kernel.md §8.4); without it pidcar's own file is the best guess.
+ */
+static void
+load_users(struct daemon *d)
+{
+	static const char	*paths[] = {
+		"/proc/1/root/etc/passwd", "/etc/passwd"
+	};
+	size_t			 i;
+
+	users_free(d->users);
+	for (i = 0; i < 2; i++) {
+		if (access(paths[i], R_OK) == 0)
+			break;
+		log_info("user names: %s: %s", paths[i], strerror(errno));
+	}
+	if (i == 2)
+		i = 1;
+	d->users = users_load(paths[i]);
+	d->users_file = paths[i];
+	log_debug("user names from %s (%zu entries)", paths[i],
+	    users_count(d->users));
+}
+
 static void
 reload(struct daemon *d)
 {
 	struct config	*nc;
+	struct proc	*p;
 	char		 err[1024];
 
 	if ((nc = config_build(d->args, environ, err, sizeof(err))) == NULL) {
@@ -54,12 +81,14 @@ reload(struct daemon *d)
 	nc->max_connections = d->conf->max_connections;
 	free(nc->target);
 	nc->target = strdup(d->conf->target);
+	if (!nc->cmdline)
+		for (p = ptable_first(d->pt); p != NULL; p = ptable_next(p))
+			ptable_set_cmdline(p, NULL, 0);
 	config_free(d->conf);
 	d->conf = nc;
 	log_setlevel(nc->log_level);
 	poller_reconfigure(d->poller);
-	users_free(d->users);
-	d->users = users_load("/proc/1/root/etc/passwd");
+	load_users(d);
 	log_info("reloaded %s", nc->file != NULL ? nc->file : "the configuration");
 }
 
@@ -189,7 +218,7 @@ main(int argc, char **argv)
 	detect_features(&d);
 	if ((lfd = http_listen(d.conf->listen_host, d.conf->listen_port)) == -1)
 		exit(1);
-	d.users = users_load("/proc/1/root/etc/passwd");
+	load_users(&d);
 	d.pt = ptable_create();
 
 	if ((d.base = event_base_new()) == NULL)

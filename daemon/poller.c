@@ -198,6 +198,27 @@ watch_pidfd(struct poller *pl, struct proc *p, int pidfd)
 	return 0;
 }
 
+/* Reads what changes only at exec: command line (unless hidden) and exe. */
+static void
+read_identity(struct daemon *d, struct proc *p)
+{
+	char	*cmd;
+	size_t	 len;
+
+	free(p->cmdline);
+	p->cmdline = NULL;
+	p->cmdline_len = 0;
+	/* With cmdline no, command lines are never read, so no query can probe them. */
+	if (d->conf->cmdline &&
+	    procfs_read_cmdline(d->procfd, p->pid, &cmd, &len) == 0) {
+		p->cmdline = cmd;
+		p->cmdline_len = len;
+	}
+	free(p->exe);
+	p->exe = NULL;
+	procfs_read_exe(d->procfd, p->pid, &p->exe);
+}
+
 int
 poller_read_stats(struct daemon *d, struct proc *p, double now)
 {
@@ -211,21 +232,11 @@ poller_read_stats(struct daemon *d, struct proc *p, double now)
 		errno = ESRCH;	/* the PID was reused: ours is gone */
 		return -1;
 	}
-	if (p->comm[0] != '\0' && strcmp(p->comm, st.comm) != 0 &&
-	    st.state != 'Z') {
-		/* A new comm usually means an exec: the command line changed too. */
-		char	*cmd;
-		size_t	 len;
-
-		if (procfs_read_cmdline(d->procfd, p->pid, &cmd, &len) == 0) {
-			free(p->cmdline);
-			p->cmdline = cmd;
-			p->cmdline_len = len;
-		}
-		free(p->exe);
-		p->exe = NULL;
-		procfs_read_exe(d->procfd, p->pid, &p->exe);
-	}
+	/* A new comm usually means an exec: the command line changed too. */
+	if (p->comm[0] != '\0' && st.state != 'Z' &&
+	    (strcmp(p->comm, st.comm) != 0 ||
+	    (d->conf->cmdline && p->cmdline == NULL)))
+		read_identity(d, p);
 	memcpy(p->comm, st.comm, sizeof(p->comm));
 	p->state = st.state;
 	p->ppid = st.ppid;
@@ -260,18 +271,9 @@ poller_read_stats(struct daemon *d, struct proc *p, double now)
 int
 poller_read_new(struct daemon *d, struct proc *p)
 {
-	char	*cmd;
-	size_t	 len;
-
 	if (poller_read_stats(d, p, now_mono()) == -1)
 		return -1;
-	if (procfs_read_cmdline(d->procfd, p->pid, &cmd, &len) == 0) {
-		p->cmdline = cmd;
-		p->cmdline_len = len;
-	}
-	procfs_read_exe(d->procfd, p->pid, &p->exe);
-	if (p->uid == -1)
-		procfs_owner(d->procfd, p->pid, &p->uid, &p->gid);
+	read_identity(d, p);
 	return 0;
 }
 

@@ -125,6 +125,10 @@ void
 ptable_set_cmdline(struct proc *p, const char *s, size_t len)
 {
 	free(p->cmdline);
+	p->cmdline = NULL;
+	p->cmdline_len = 0;
+	if (s == NULL)
+		return;
 	p->cmdline = xmalloc(len + 1);
 	memcpy(p->cmdline, s, len);
 	p->cmdline[len] = '\0';

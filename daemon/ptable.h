@@ -70,7 +70,7 @@ struct proc	*ptable_first(struct ptable *);
 struct proc	*ptable_next(struct proc *);
 /* Sets *out to a new array (caller frees it, not the procs) in PID order; returns its length. */
 size_t		 ptable_snapshot(struct ptable *, struct proc ***out);
-/* Replaces p's cmdline with a copy of len bytes (NUL-separated). */
+/* Replaces p's cmdline with a copy of len bytes (NUL-separated); NULL forgets it. */
 void		 ptable_set_cmdline(struct proc *, const char *, size_t);
 /* Replaces p's exe with a copy (NULL allowed). */
 void		 ptable_set_exe(struct proc *, const char *);

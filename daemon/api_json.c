@@ -1,0 +1,513 @@
+/*
+ * The JSON API bodies, built with jansson.  Bytes from /proc may be any bytes:
+ * every such string is made valid UTF-8 here (jansson refuses invalid UTF-8).
+ */
+#include <sys/capability.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "ptable.h"
+#include "render.h"
+#include "users.h"
+#include "xmalloc.h"
+
+#ifndef PIDCAR_VERSION
+#define PIDCAR_VERSION	"0.0.0"
+#endif
+
+/* 15 significant digits (DBL_DIG) print 1.23 as 1.23, not 1.2299999999999999. */
+#define DUMP_FLAGS	(JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when none starts there. */
+static size_t
+utf8_seqlen(const unsigned char *s, size_t n)
+{
+	unsigned long	cp;
+	size_t		len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xc2)
+		return 0;
+	if (s[0] < 0xe0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] < 0xf0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] < 0xf5) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, UTF-16 surrogates and beyond U+10FFFF: jansson rejects them too. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* A JSON string of n raw bytes, each invalid byte replaced by U+FFFD. */
+static json_t *
+jstrn(const char *s, size_t n)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	json_t			*j;
+	char			*fixed;
+	size_t			 i, k, len = 0;
+
+	if ((j = json_stringn(s, n)) != NULL)
+		return j;
+	fixed = xreallocarray(NULL, n + 1, 3);
+	for (i = 0; i < n; i += k) {
+		if ((k = utf8_seqlen(u + i, n - i)) == 0) {
+			memcpy(fixed + len, "\xef\xbf\xbd", 3);
+			len += 3;
+			k = 1;
+		} else {
+			memcpy(fixed + len, s + i, k);
+			len += k;
+		}
+	}
+	if ((j = json_stringn(fixed, len)) == NULL)
+		fatalx("%s: repaired string still rejected", __func__);
+	free(fixed);
+	return j;
+}
+
+/* A JSON string of a C string, or null for NULL. */
+static json_t *
+jstr(const char *s)
+{
+	return s == NULL ? json_null() : jstrn(s, strlen(s));
+}
+
+/* An integer, or null when negative (the table's "unknown"). */
+static json_t *
+jint_or_null(long long v)
+{
+	return v < 0 ? json_null() : json_integer(v);
+}
+
+static json_t *
+juint(unsigned long long v)
+{
+	if (v > INT64_MAX)
+		return json_real((double)v);
+	return json_integer((json_int_t)v);
+}
+
+/* A real; jansson refuses NaN and infinities, which become null. */
+static json_t *
+jreal(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static void
+jset(json_t *o, const char *key, json_t *v)
+{
+	if (v == NULL || json_object_set_new(o, key, v) == -1)
+		fatalx("%s: %s: out of memory", __func__, key);
+}
+
+static void
+jpush(json_t *a, json_t *v)
+{
+	if (v == NULL || json_array_append_new(a, v) == -1)
+		fatalx("%s: out of memory", __func__);
+}
+
+static json_t *
+jnew(json_t *v)
+{
+	if (v == NULL)
+		fatalx("json: out of memory");
+	return v;
+}
+
+/* RFC 3339 UTC with milliseconds, or null when gmtime cannot represent it. */
+static json_t *
+jtime_ms(long long sec, int ms)
+{
+	struct tm	tm;
+	time_t		t = (time_t)sec;
+	char		s[64];
+
+	if (gmtime_r(&t, &tm) == NULL)
+		return json_null();
+	snprintf(s, sizeof(s), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ms);
+	return json_string(s);
+}
+
+/* An epoch in seconds as RFC 3339, or null for 0 ("never"). */
+static json_t *
+jtime(double epoch)
+{
+	double	sec;
+	long	ms;
+
+	if (!(epoch > 0) || !isfinite(epoch))
+		return json_null();
+	sec = floor(epoch);
+	ms = lround((epoch - sec) * 1000);
+	if (ms >= 1000) {
+		sec += 1;
+		ms -= 1000;
+	}
+	return jtime_ms((long long)sec, (int)ms);
+}
+
+/* The arguments of a NUL-separated command line; a missing final NUL ends one too. */
+static json_t *
+jcmdline(const char *s, size_t len)
+{
+	json_t	*a = jnew(json_array());
+	size_t	 i = 0;
+
+	while (i < len) {
+		const char	*nul = memchr(s + i, '\0', len - i);
+		size_t		 n = nul != NULL ? (size_t)(nul - (s + i)) : len - i;
+
+		jpush(a, jstrn(s + i, n));
+		i += n + 1;
+	}
+	return a;
+}
+
+static json_t *
+juser(const struct daemon *d, long long uid)
+{
+	const char	*name = NULL;
+	char		 num[32];
+
+	if (uid < 0)
+		return json_null();
+	if (d->users != NULL)
+		name = users_name(d->users, uid);
+	if (name != NULL)
+		return jstr(name);
+	snprintf(num, sizeof(num), "%lld", uid);
+	return json_string(num);
+}
+
+json_t *
+api_process(const struct daemon *d, const struct proc *p)
+{
+	json_t		*o = jnew(json_object());
+	long long	 hz = d->clk_tck > 0 ? d->clk_tck : 100;
+	int		 agent = d->mode != NULL && strcmp(d->mode, "agent") == 0;
+	int		 show_cmdline = d->conf != NULL && d->conf->cmdline;
+
+	jset(o, "pid", json_integer(p->pid));
+	jset(o, "ppid", json_integer(p->ppid));
+	jset(o, "host_pid", agent && p->host_pid > 0 ?
+	    json_integer(p->host_pid) : json_null());
+	jset(o, "id", jstr(p->id));
+	jset(o, "comm", jstrn(p->comm, strnlen(p->comm, sizeof(p->comm))));
+	jset(o, "exe", jstr(p->exe));
+	jset(o, "cmdline", p->cmdline != NULL && show_cmdline ?
+	    jcmdline(p->cmdline, p->cmdline_len) : json_null());
+	jset(o, "state", p->state != '\0' ? jstrn(&p->state, 1) : json_null());
+	jset(o, "uid", jint_or_null(p->uid));
+	jset(o, "gid", jint_or_null(p->gid));
+	jset(o, "user", juser(d, p->uid));
+	jset(o, "threads", jint_or_null(p->threads));
+	/* Integer arithmetic keeps the milliseconds exact. */
+	jset(o, "start_time", jtime_ms((long long)(d->btime + p->start_ticks / hz),
+	    (int)(p->start_ticks % hz * 1000 / hz)));
+	jset(o, "start_time_seconds",
+	    jreal((double)d->btime + (double)p->start_ticks / (double)hz));
+	jset(o, "cpu_user_seconds", jreal((double)p->utime / (double)hz));
+	jset(o, "cpu_system_seconds", jreal((double)p->stime / (double)hz));
+	jset(o, "cpu_percent", p->cpu_percent < 0 ?
+	    json_null() : jreal(p->cpu_percent));
+	jset(o, "rss_bytes", juint(p->rss_bytes));
+	jset(o, "vsize_bytes", juint(p->vsize_bytes));
+	jset(o, "fds", jint_or_null(p->fds));
+	jset(o, "read_bytes", jint_or_null(p->read_bytes));
+	jset(o, "write_bytes", jint_or_null(p->write_bytes));
+	jset(o, "group", jstr(p->group));
+	return o;
+}
+
+/* Serialises and releases root; returns the malloc'd text. */
+static char *
+dump(json_t *root, size_t *len)
+{
+	char	*s;
+
+	if ((s = json_dumps(root, DUMP_FLAGS)) == NULL)
+		fatalx("json_dumps: out of memory");
+	json_decref(root);
+	if (len != NULL)
+		*len = strlen(s);
+	return s;
+}
+
+char *
+api_processes(const struct daemon *d, struct proc **v, size_t n, size_t total,
+    size_t *len)
+{
+	json_t	*root = jnew(json_object());
+	json_t	*a = jnew(json_array());
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		jpush(a, api_process(d, v[i]));
+	jset(root, "processes", a);
+	jset(root, "count", juint(n));
+	jset(root, "total", juint(total));
+	jset(root, "refreshed_at", jtime(d->refreshed_at));
+	return dump(root, len);
+}
+
+char *
+api_process_detail(const struct daemon *d, const struct proc *p,
+    struct proc **children, size_t nchildren, size_t *len)
+{
+	json_t	*o = api_process(d, p);
+	json_t	*a = jnew(json_array());
+	size_t	 i;
+
+	for (i = 0; i < nchildren; i++)
+		jpush(a, json_integer(children[i]->pid));
+	jset(o, "children", a);
+	return dump(o, len);
+}
+
+/* Appends one process object, left open for its "children" array. */
+static void
+tree_open(struct buf *b, const struct daemon *d, const struct proc *p)
+{
+	json_t	*o = api_process(d, p);
+	size_t	 n;
+	char	*s = dump(o, &n);
+
+	/* A compact dump of a non-empty object: '{' ... '}'. */
+	buf_add(b, s, n - 1);
+	buf_puts(b, ",\"children\":[");
+	free(s);
+}
+
+/*
+ * Writes the subtree of t->v[top] depth first with an explicit stack, marking
+ * what it visits.  Children already visited (only possible in a PID-reuse cycle)
+ * are skipped, so every process appears exactly once.
+ */
+static void
+tree_walk(struct buf *b, const struct daemon *d, const struct ptree *t,
+    long top, char *seen, long *stack)
+{
+	size_t	depth = 0;
+	long	next;
+
+	seen[top] = 1;
+	tree_open(b, d, t->v[top]);
+	stack[depth++] = t->first_child[top];
+	while (depth > 0) {
+		while ((next = stack[depth - 1]) >= 0 && seen[next])
+			stack[depth - 1] = t->next_sibling[next];
+		if (next < 0) {
+			buf_puts(b, "]}");
+			depth--;
+			continue;
+		}
+		stack[depth - 1] = t->next_sibling[next];
+		if (b->data[b->len - 1] == '}')
+			buf_putc(b, ',');
+		seen[next] = 1;
+		tree_open(b, d, t->v[next]);
+		stack[depth++] = t->first_child[next];
+	}
+}
+
+/*
+ * Nesting is written by hand around jansson-made objects: json_dumps and
+ * json_decref recurse, and a fork chain 30 000 deep overflowed an 8 MiB stack.
+ */
+char *
+api_tree(const struct daemon *d, size_t *len)
+{
+	struct ptree	 t;
+	struct buf	 b;
+	char		*seen;
+	long		*stack;
+	size_t		 i, nout = 0;
+
+	ptree_build(d->pt, &t);
+	seen = xcalloc(t.n + 1, 1);
+	stack = xreallocarray(NULL, t.n + 1, sizeof(*stack));
+	buf_init(&b, 256 + t.n * 320);
+	buf_puts(&b, "{\"roots\":[");
+	for (i = 0; i < t.nroots; i++) {
+		if (nout++ > 0)
+			buf_putc(&b, ',');
+		tree_walk(&b, d, &t, t.roots[i], seen, stack);
+	}
+	/* Processes in a parent cycle have no root: show each cycle from its lowest PID. */
+	for (i = 0; i < t.n; i++) {
+		if (seen[i])
+			continue;
+		if (nout++ > 0)
+			buf_putc(&b, ',');
+		tree_walk(&b, d, &t, (long)i, seen, stack);
+	}
+	buf_puts(&b, "]}");
+	free(stack);
+	free(seen);
+	ptree_free(&t);
+	return buf_release(&b, len);
+}
+
+/* Names of the capabilities in our effective set, or null when unreadable. */
+static json_t *
+caps_effective(void)
+{
+	json_t			*a;
+	cap_t			 caps;
+	cap_value_t		 c, max = (cap_value_t)cap_max_bits();
+	cap_flag_value_t	 v;
+	char			*name;
+
+	if ((caps = cap_get_proc()) == NULL)
+		return json_null();
+	a = jnew(json_array());
+	for (c = 0; c < max; c++) {
+		if (cap_get_flag(caps, c, CAP_EFFECTIVE, &v) == -1 || v != CAP_SET)
+			continue;
+		if ((name = cap_to_name(c)) == NULL)
+			continue;
+		jpush(a, jstr(name));
+		cap_free(name);
+	}
+	cap_free(caps);
+	return a;
+}
+
+static json_t *
+status_counters(const struct daemon *d)
+{
+	json_t	*o = jnew(json_object());
+	json_t	*ex = jnew(json_object());
+	int	 i;
+
+	for (i = 0; i < EXIT_NOUTCOMES; i++)
+		jset(ex, exit_outcome_name(i), juint(d->c.exits[i]));
+	jset(o, "forks", juint(d->c.forks));
+	jset(o, "exits", ex);
+	jset(o, "read_errors", juint(d->c.read_errors));
+	jset(o, "scans", juint(d->c.scans));
+	jset(o, "probes", juint(d->c.probes));
+	jset(o, "refreshes", juint(d->c.refreshes));
+	jset(o, "resyncs", juint(d->c.resyncs));
+	jset(o, "events_lost", json_integer(0));
+	jset(o, "pidfd_short", juint(d->c.pidfd_short));
+	jset(o, "requests", juint(d->c.requests));
+	return o;
+}
+
+static json_t *
+status_kernel(const struct daemon *d)
+{
+	json_t	*o = jnew(json_object());
+
+	jset(o, "release", jstrn(d->feat.release,
+	    strnlen(d->feat.release, sizeof(d->feat.release))));
+	jset(o, "pidfd", json_boolean(d->feat.pidfd));
+	jset(o, "pidfd_info_exit", json_boolean(d->feat.pidfd_info_exit));
+	jset(o, "ns_last_pid", json_boolean(d->feat.ns_last_pid));
+	jset(o, "fd_count_stat", json_boolean(d->feat.fd_count_stat));
+	return o;
+}
+
+static json_t *
+status_target(const struct daemon *d)
+{
+	json_t	*o = jnew(json_object());
+
+	jset(o, "spec", jstr(d->conf != NULL ? d->conf->target : NULL));
+	jset(o, "pid_namespace", d->pidns_ino != 0 ?
+	    juint(d->pidns_ino) : json_null());
+	jset(o, "host_pid_of_init", json_null());
+	return o;
+}
+
+static json_t *
+status_refresh(const struct daemon *d)
+{
+	json_t	*o = jnew(json_object());
+
+	jset(o, "refreshed_at", jtime(d->refreshed_at));
+	jset(o, "took_seconds", jreal(d->refresh_took));
+	jset(o, "max_age_seconds", d->conf != NULL ?
+	    jreal(d->conf->refresh_age) : json_null());
+	return o;
+}
+
+static json_t *
+status_config(const struct config *conf)
+{
+	json_t	*o = jnew(json_object());
+
+	if (conf == NULL)
+		return o;
+	jset(o, "listen", jstr(conf->listen));
+	jset(o, "poll_interval_seconds", jreal(conf->poll_interval));
+	jset(o, "scan_interval_seconds", jreal(conf->scan_interval));
+	jset(o, "cmdline", json_boolean(conf->cmdline));
+	return o;
+}
+
+char *
+api_status(const struct daemon *d, size_t *len)
+{
+	json_t	*o = jnew(json_object());
+	double	 uptime = now_real() - d->started;
+
+	jset(o, "version", json_string(PIDCAR_VERSION));
+	jset(o, "mode", jstr(d->mode));
+	jset(o, "source", jstr(d->source));
+	jset(o, "target", status_target(d));
+	jset(o, "ready", json_boolean(d->ready));
+	jset(o, "target_up", json_boolean(d->target_up));
+	jset(o, "started_at", jtime(d->started));
+	jset(o, "uptime_seconds", jreal(uptime > 0 ? uptime : 0));
+	jset(o, "pid", d->self_pid > 0 ? json_integer(d->self_pid) : json_null());
+	jset(o, "processes", juint(d->pt != NULL ? ptable_count(d->pt) : 0));
+	jset(o, "capabilities", caps_effective());
+	jset(o, "kernel", status_kernel(d));
+	jset(o, "counters", status_counters(d));
+	jset(o, "refresh", status_refresh(d));
+	jset(o, "config", status_config(d->conf));
+	return dump(o, len);
+}
+
+char *
+api_error(int status, const char *message, size_t *len)
+{
+	json_t	*root = jnew(json_object());
+	json_t	*e = jnew(json_object());
+
+	jset(e, "status", json_integer(status));
+	jset(e, "message", jstr(message != NULL ? message : ""));
+	jset(root, "error", e);
+	return dump(root, len);
+}
