@@ -26,41 +26,6 @@
 /* 15 significant digits (DBL_DIG) print 1.23 as 1.23, not 1.2299999999999999. */
 #define DUMP_FLAGS	(JSON_COMPACT | JSON_REAL_PRECISION(15))
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when none starts there. */
-static size_t
-utf8_seqlen(const unsigned char *s, size_t n)
-{
-	unsigned long	cp;
-	size_t		len, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] < 0xc2)
-		return 0;
-	if (s[0] < 0xe0) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] < 0xf0) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] < 0xf5) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* Overlong forms, UTF-16 surrogates and beyond U+10FFFF: jansson rejects them too. */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
 
 /* A JSON string of n raw bytes, each invalid byte replaced by U+FFFD. */
 static json_t *
@@ -75,7 +40,7 @@ jstrn(const char *s, size_t n)
 		return j;
 	fixed = xreallocarray(NULL, n + 1, 3);
 	for (i = 0; i < n; i += k) {
-		if ((k = utf8_seqlen(u + i, n - i)) == 0) {
+		if ((k = utf8_len(u + i, n - i, NULL)) == 0) {
 			memcpy(fixed + len, "\xef\xbf\xbd", 3);
 			len += 3;
 			k = 1;
@@ -362,7 +327,7 @@ api_tree(const struct daemon *d, size_t *len)
 			buf_putc(&b, ',');
 		tree_walk(&b, d, &t, t.roots[i], seen, stack);
 	}
-	/* Processes in a parent cycle have no root: show each cycle from its lowest PID. */
+	/* Stale parents after PID reuse can loop and reach no root: start a tree there. */
 	for (i = 0; i < t.n; i++) {
 		if (seen[i])
 			continue;

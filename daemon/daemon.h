@@ -3,6 +3,7 @@
 #define PIDCAR_DAEMON_H
 
 #include <sys/types.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct event_base;
@@ -75,6 +76,12 @@ struct daemon {
 double	now_mono(void);
 /* Seconds since the epoch, CLOCK_REALTIME. */
 double	now_real(void);
+/*
+ * Length of the valid UTF-8 sequence at s (n bytes left), 0 when none starts
+ * there (overlong forms, surrogates and beyond U+10FFFF are invalid); *cp, when
+ * not NULL, gets the code point.
+ */
+size_t	utf8_len(const unsigned char *s, size_t n, unsigned long *cp);
 /* Maps a wait status to an outcome (-1: unknown). */
 enum exit_outcome	exit_outcome_of(int wstatus);
 /* The metric label value of an outcome. */

@@ -198,6 +198,25 @@ watch_pidfd(struct poller *pl, struct proc *p, int pidfd)
 	return 0;
 }
 
+/*
+ * The effective uid and gid.  The owner of /proc/PID is the cheap answer, but a
+ * process that changed its credentials is non-dumpable and its directory then
+ * belongs to root: a root owner is checked against status.
+ */
+static void
+read_owner(struct daemon *d, struct proc *p)
+{
+	struct proc_status	st;
+
+	if (procfs_owner(d->procfd, p->pid, &p->uid, &p->gid) == -1 ||
+	    p->uid != 0)
+		return;
+	if (procfs_read_status(d->procfd, p->pid, &st) == 0) {
+		p->uid = st.uid[1];
+		p->gid = st.gid[1];
+	}
+}
+
 /* Reads what changes only at exec: command line (unless hidden) and exe. */
 static void
 read_identity(struct daemon *d, struct proc *p)
@@ -264,7 +283,7 @@ poller_read_stats(struct daemon *d, struct proc *p, double now)
 		if (!PROCFS_VANISHED(errno))
 			d->c.read_errors++;
 	}
-	procfs_owner(d->procfd, p->pid, &p->uid, &p->gid);
+	read_owner(d, p);
 	return 0;
 }
 

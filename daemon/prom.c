@@ -39,40 +39,6 @@ struct group_agg {
 	unsigned long long	 v[G_N];
 };
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when none starts there. */
-static size_t
-utf8_seqlen(const unsigned char *s, size_t n)
-{
-	unsigned long	cp;
-	size_t		len, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] < 0xc2)
-		return 0;
-	if (s[0] < 0xe0) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] < 0xf0) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] < 0xf5) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
 
 /* Reads a C string as the bytes of its repaired UTF-8 (invalid bytes as U+FFFD). */
 struct utf8_cursor {
@@ -90,7 +56,7 @@ utf8_next(struct utf8_cursor *c)
 		if (*c->s == '\0')
 			return -1;
 		/* The NUL is no continuation byte: seqlen stops there. */
-		if ((k = utf8_seqlen(c->s, 4)) == 0) {
+		if ((k = utf8_len(c->s, 4, NULL)) == 0) {
 			c->pend = (const unsigned char *)"\xef\xbf\xbd";
 			c->npend = 3;
 			c->s++;

@@ -43,3 +43,43 @@ exit_outcome_name(enum exit_outcome o)
 
 	return (unsigned)o < EXIT_NOUTCOMES ? names[o] : "unknown";
 }
+
+size_t
+utf8_len(const unsigned char *s, size_t n, unsigned long *cpp)
+{
+	unsigned long	cp;
+	size_t		len, i;
+
+	if (n == 0)
+		return 0;
+	if (s[0] < 0x80) {
+		len = 1;
+		cp = s[0];
+	} else if (s[0] < 0xc2)
+		return 0;
+	else if (s[0] < 0xe0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] < 0xf0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] < 0xf5) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* jansson and Prometheus reject these too. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	if (cpp != NULL)
+		*cpp = cp;
+	return len;
+}

@@ -356,7 +356,7 @@ test_tree_deep_chain(void **state)
 {
 	struct fixture	*f = *state;
 	const pid_t	 n = 100000;
-	char		*s, *q;
+	char		*s;
 	size_t		 len, i, opens = 0;
 	pid_t		 pid;
 
@@ -364,8 +364,9 @@ test_tree_deep_chain(void **state)
 		add(f, pid, pid - 1, "sh");
 	s = api_tree(&f->d, &len);
 	assert_int_equal(len, strlen(s));
-	for (q = s; (q = strstr(q, ",\"children\":[")) != NULL; q++)
-		opens++;
+	/* A plain scan: strstr in a loop is quadratic under ASan's interceptor. */
+	for (i = 0; i + 13 <= len; i++)
+		opens += memcmp(s + i, ",\"children\":[", 13) == 0;
 	assert_int_equal(opens, (size_t)n);
 	assert_true(strncmp(s, "{\"roots\":[{\"pid\":1,\"ppid\":0,", 28) == 0);
 	assert_non_null(strstr(s, "[{\"pid\":100000,\"ppid\":99999,"));
