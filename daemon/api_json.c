@@ -1,6 +1,7 @@
 /*
- * The JSON API bodies, built with jansson.  Bytes from /proc may be any bytes:
- * every such string is made valid UTF-8 here (jansson refuses invalid UTF-8).
+ * The JSON API bodies: process lists streamed into one buffer, the small
+ * status and error objects built with jansson.  Bytes from /proc may be any
+ * bytes: every such string is made valid UTF-8 here.
  */
 #include <sys/capability.h>
 #include <math.h>
@@ -60,13 +61,6 @@ static json_t *
 jstr(const char *s)
 {
 	return s == NULL ? json_null() : jstrn(s, strlen(s));
-}
-
-/* An integer, or null when negative (the table's "unknown"). */
-static json_t *
-jint_or_null(long long v)
-{
-	return v < 0 ? json_null() : json_integer(v);
 }
 
 static json_t *
@@ -140,136 +134,287 @@ jtime(double epoch)
 	return jtime_ms((long long)sec, (int)ms);
 }
 
-/* The arguments of a NUL-separated command line; a missing final NUL ends one too. */
-static json_t *
-jcmdline(const char *s, size_t len)
+/*
+ * Process objects are streamed into one buffer, not built as jansson trees: at
+ * 10 000 processes the trees cost more than reading /proc (issue 4, "cost").
+ * The escaping matches json_dumps: \" \\ \b \f \n \r \t, \u00XX for other
+ * controls, UTF-8 kept, each invalid byte replaced by U+FFFD.
+ */
+static void
+put_str(struct buf *b, const char *s, size_t n)
 {
-	json_t	*a = jnew(json_array());
-	size_t	 i = 0;
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 i = 0, k, run;
 
+	buf_reserve(b, n + 2);
+	buf_putc(b, '"');
+	while (i < n) {
+		for (run = i; run < n && u[run] >= 0x20 && u[run] < 0x80 &&
+		    u[run] != '"' && u[run] != '\\'; run++)
+			;
+		if (run > i) {
+			buf_add(b, s + i, run - i);
+			i = run;
+			continue;
+		}
+		if (u[i] >= 0x80) {
+			if ((k = utf8_len(u + i, n - i, NULL)) == 0) {
+				buf_add(b, "\xef\xbf\xbd", 3);
+				k = 1;
+			} else
+				buf_add(b, s + i, k);
+			i += k;
+			continue;
+		}
+		switch (u[i]) {
+		case '"':	buf_add(b, "\\\"", 2); break;
+		case '\\':	buf_add(b, "\\\\", 2); break;
+		case '\b':	buf_add(b, "\\b", 2); break;
+		case '\f':	buf_add(b, "\\f", 2); break;
+		case '\n':	buf_add(b, "\\n", 2); break;
+		case '\r':	buf_add(b, "\\r", 2); break;
+		case '\t':	buf_add(b, "\\t", 2); break;
+		default:	buf_printf(b, "\\u%04x", u[i]); break;
+		}
+		i++;
+	}
+	buf_putc(b, '"');
+}
+
+static void
+put_cstr(struct buf *b, const char *s)
+{
+	if (s == NULL)
+		buf_puts(b, "null");
+	else
+		put_str(b, s, strlen(s));
+}
+
+static void
+put_key(struct buf *b, const char *key)
+{
+	if (b->len > 0 && b->data[b->len - 1] != '{')
+		buf_putc(b, ',');
+	buf_putc(b, '"');
+	buf_puts(b, key);
+	buf_add(b, "\":", 2);
+}
+
+static void
+put_int(struct buf *b, long long v, int null_if_negative)
+{
+	if (v < 0 && null_if_negative)
+		buf_puts(b, "null");
+	else
+		buf_printf(b, "%lld", v);
+}
+
+/* A real as json_dumps writes it with JSON_REAL_PRECISION(15); null if not finite. */
+static void
+put_real(struct buf *b, double v)
+{
+	char	num[64];
+
+	if (!isfinite(v)) {
+		buf_puts(b, "null");
+		return;
+	}
+	snprintf(num, sizeof(num), "%.15g", v);
+	buf_puts(b, num);
+	if (strpbrk(num, ".eE") == NULL)
+		buf_add(b, ".0", 2);
+}
+
+/* RFC 3339 UTC with milliseconds, or null when gmtime cannot represent it. */
+static void
+put_time_ms(struct buf *b, long long sec, int ms)
+{
+	struct tm	tm;
+	time_t		t = (time_t)sec;
+
+	if (gmtime_r(&t, &tm) == NULL) {
+		buf_puts(b, "null");
+		return;
+	}
+	buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ms);
+}
+
+/* An epoch in seconds as RFC 3339, or null for 0 ("never"). */
+static void
+put_time(struct buf *b, double epoch)
+{
+	double	sec;
+	long	ms;
+
+	if (!(epoch > 0) || !isfinite(epoch)) {
+		buf_puts(b, "null");
+		return;
+	}
+	sec = floor(epoch);
+	ms = lround((epoch - sec) * 1000);
+	if (ms >= 1000) {
+		sec += 1;
+		ms -= 1000;
+	}
+	put_time_ms(b, (long long)sec, (int)ms);
+}
+
+/* The arguments of a NUL-separated command line; a missing final NUL ends one too. */
+static void
+put_cmdline(struct buf *b, const char *s, size_t len)
+{
+	size_t	i = 0;
+
+	buf_putc(b, '[');
 	while (i < len) {
 		const char	*nul = memchr(s + i, '\0', len - i);
 		size_t		 n = nul != NULL ? (size_t)(nul - (s + i)) : len - i;
 
-		jpush(a, jstrn(s + i, n));
+		if (i > 0)
+			buf_putc(b, ',');
+		put_str(b, s + i, n);
 		i += n + 1;
 	}
-	return a;
+	buf_putc(b, ']');
 }
 
-static json_t *
-juser(const struct daemon *d, long long uid)
+static void
+put_user(struct buf *b, const struct daemon *d, long long uid)
 {
 	const char	*name = NULL;
-	char		 num[32];
 
-	if (uid < 0)
-		return json_null();
+	if (uid < 0) {
+		buf_puts(b, "null");
+		return;
+	}
 	if (d->users != NULL)
 		name = users_name(d->users, uid);
 	if (name != NULL)
-		return jstr(name);
-	snprintf(num, sizeof(num), "%lld", uid);
-	return json_string(num);
+		put_cstr(b, name);
+	else
+		buf_printf(b, "\"%lld\"", uid);
 }
 
-json_t *
-api_process(const struct daemon *d, const struct proc *p)
+/* Writes the members of one process object, without the closing brace. */
+static void
+put_process_open(struct buf *b, const struct daemon *d, const struct proc *p)
 {
-	json_t		*o = jnew(json_object());
-	long long	 hz = d->clk_tck > 0 ? d->clk_tck : 100;
-	int		 agent = d->mode != NULL && strcmp(d->mode, "agent") == 0;
-	int		 show_cmdline = d->conf != NULL && d->conf->cmdline;
+	long long	hz = d->clk_tck > 0 ? d->clk_tck : 100;
+	int		agent = d->mode != NULL && strcmp(d->mode, "agent") == 0;
+	int		show_cmdline = d->conf != NULL && d->conf->cmdline;
 
-	jset(o, "pid", json_integer(p->pid));
-	jset(o, "ppid", json_integer(p->ppid));
-	jset(o, "host_pid", agent && p->host_pid > 0 ?
-	    json_integer(p->host_pid) : json_null());
-	jset(o, "id", jstr(p->id));
-	jset(o, "comm", jstrn(p->comm, strnlen(p->comm, sizeof(p->comm))));
-	jset(o, "exe", jstr(p->exe));
-	jset(o, "cmdline", p->cmdline != NULL && show_cmdline ?
-	    jcmdline(p->cmdline, p->cmdline_len) : json_null());
-	jset(o, "state", p->state != '\0' ? jstrn(&p->state, 1) : json_null());
-	jset(o, "uid", jint_or_null(p->uid));
-	jset(o, "gid", jint_or_null(p->gid));
-	jset(o, "user", juser(d, p->uid));
-	jset(o, "threads", jint_or_null(p->threads));
+	buf_putc(b, '{');
+	put_key(b, "pid");
+	put_int(b, p->pid, 0);
+	put_key(b, "ppid");
+	put_int(b, p->ppid, 0);
+	put_key(b, "host_pid");
+	put_int(b, agent && p->host_pid > 0 ? p->host_pid : -1, 1);
+	put_key(b, "id");
+	put_cstr(b, p->id);
+	put_key(b, "comm");
+	put_str(b, p->comm, strnlen(p->comm, sizeof(p->comm)));
+	put_key(b, "exe");
+	put_cstr(b, p->exe);
+	put_key(b, "cmdline");
+	if (p->cmdline != NULL && show_cmdline)
+		put_cmdline(b, p->cmdline, p->cmdline_len);
+	else
+		buf_puts(b, "null");
+	put_key(b, "state");
+	if (p->state != '\0')
+		put_str(b, &p->state, 1);
+	else
+		buf_puts(b, "null");
+	put_key(b, "uid");
+	put_int(b, p->uid, 1);
+	put_key(b, "gid");
+	put_int(b, p->gid, 1);
+	put_key(b, "user");
+	put_user(b, d, p->uid);
+	put_key(b, "threads");
+	put_int(b, p->threads, 1);
 	/* Integer arithmetic keeps the milliseconds exact. */
-	jset(o, "start_time", jtime_ms((long long)(d->btime + p->start_ticks / hz),
-	    (int)(p->start_ticks % hz * 1000 / hz)));
-	jset(o, "start_time_seconds",
-	    jreal((double)d->btime + (double)p->start_ticks / (double)hz));
-	jset(o, "cpu_user_seconds", jreal((double)p->utime / (double)hz));
-	jset(o, "cpu_system_seconds", jreal((double)p->stime / (double)hz));
-	jset(o, "cpu_percent", p->cpu_percent < 0 ?
-	    json_null() : jreal(p->cpu_percent));
-	jset(o, "rss_bytes", juint(p->rss_bytes));
-	jset(o, "vsize_bytes", juint(p->vsize_bytes));
-	jset(o, "fds", jint_or_null(p->fds));
-	jset(o, "read_bytes", jint_or_null(p->read_bytes));
-	jset(o, "write_bytes", jint_or_null(p->write_bytes));
-	jset(o, "group", jstr(p->group));
-	return o;
+	put_key(b, "start_time");
+	put_time_ms(b, (long long)(d->btime + p->start_ticks / hz),
+	    (int)(p->start_ticks % hz * 1000 / hz));
+	put_key(b, "start_time_seconds");
+	put_real(b, (double)d->btime + (double)p->start_ticks / (double)hz);
+	put_key(b, "cpu_user_seconds");
+	put_real(b, (double)p->utime / (double)hz);
+	put_key(b, "cpu_system_seconds");
+	put_real(b, (double)p->stime / (double)hz);
+	put_key(b, "cpu_percent");
+	if (p->cpu_percent < 0)
+		buf_puts(b, "null");
+	else
+		put_real(b, p->cpu_percent);
+	put_key(b, "rss_bytes");
+	buf_printf(b, "%llu", p->rss_bytes);
+	put_key(b, "vsize_bytes");
+	buf_printf(b, "%llu", p->vsize_bytes);
+	put_key(b, "fds");
+	put_int(b, p->fds, 1);
+	put_key(b, "read_bytes");
+	put_int(b, p->read_bytes, 1);
+	put_key(b, "write_bytes");
+	put_int(b, p->write_bytes, 1);
+	put_key(b, "group");
+	put_cstr(b, p->group);
 }
 
-/* Serialises and releases root; returns the malloc'd text. */
-static char *
-dump(json_t *root, size_t *len)
+void
+api_process(struct buf *b, const struct daemon *d, const struct proc *p)
 {
-	char	*s;
-
-	if ((s = json_dumps(root, DUMP_FLAGS)) == NULL)
-		fatalx("json_dumps: out of memory");
-	json_decref(root);
-	if (len != NULL)
-		*len = strlen(s);
-	return s;
+	put_process_open(b, d, p);
+	buf_putc(b, '}');
 }
 
 char *
 api_processes(const struct daemon *d, struct proc **v, size_t n, size_t total,
     size_t *len)
 {
-	json_t	*root = jnew(json_object());
-	json_t	*a = jnew(json_array());
-	size_t	 i;
+	struct buf	b;
+	size_t		i;
 
-	for (i = 0; i < n; i++)
-		jpush(a, api_process(d, v[i]));
-	jset(root, "processes", a);
-	jset(root, "count", juint(n));
-	jset(root, "total", juint(total));
-	jset(root, "refreshed_at", jtime(d->refreshed_at));
-	return dump(root, len);
+	buf_init(&b, 256 + n * 400);
+	buf_puts(&b, "{\"processes\":[");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf_putc(&b, ',');
+		api_process(&b, d, v[i]);
+	}
+	buf_printf(&b, "],\"count\":%zu,\"total\":%zu,\"refreshed_at\":", n,
+	    total);
+	put_time(&b, d->refreshed_at);
+	buf_putc(&b, '}');
+	return buf_release(&b, len);
 }
 
 char *
 api_process_detail(const struct daemon *d, const struct proc *p,
     struct proc **children, size_t nchildren, size_t *len)
 {
-	json_t	*o = api_process(d, p);
-	json_t	*a = jnew(json_array());
-	size_t	 i;
+	struct buf	b;
+	size_t		i;
 
+	buf_init(&b, 512 + nchildren * 12);
+	put_process_open(&b, d, p);
+	buf_puts(&b, ",\"children\":[");
 	for (i = 0; i < nchildren; i++)
-		jpush(a, json_integer(children[i]->pid));
-	jset(o, "children", a);
-	return dump(o, len);
+		buf_printf(&b, "%s%d", i > 0 ? "," : "", (int)children[i]->pid);
+	buf_puts(&b, "]}");
+	return buf_release(&b, len);
 }
 
 /* Appends one process object, left open for its "children" array. */
 static void
 tree_open(struct buf *b, const struct daemon *d, const struct proc *p)
 {
-	json_t	*o = api_process(d, p);
-	size_t	 n;
-	char	*s = dump(o, &n);
-
-	/* A compact dump of a non-empty object: '{' ... '}'. */
-	buf_add(b, s, n - 1);
+	put_process_open(b, d, p);
 	buf_puts(b, ",\"children\":[");
-	free(s);
 }
 
 /*
@@ -304,10 +449,7 @@ tree_walk(struct buf *b, const struct daemon *d, const struct ptree *t,
 	}
 }
 
-/*
- * Nesting is written by hand around jansson-made objects: json_dumps and
- * json_decref recurse, and a fork chain 30 000 deep overflowed an 8 MiB stack.
- */
+/* Nesting is written with an explicit stack: fork chains can be 100 000 deep. */
 char *
 api_tree(const struct daemon *d, size_t *len)
 {
@@ -320,7 +462,7 @@ api_tree(const struct daemon *d, size_t *len)
 	ptree_build(d->pt, &t);
 	seen = xcalloc(t.n + 1, 1);
 	stack = xreallocarray(NULL, t.n + 1, sizeof(*stack));
-	buf_init(&b, 256 + t.n * 320);
+	buf_init(&b, 256 + t.n * 420);
 	buf_puts(&b, "{\"roots\":[");
 	for (i = 0; i < t.nroots; i++) {
 		if (nout++ > 0)
@@ -340,6 +482,20 @@ api_tree(const struct daemon *d, size_t *len)
 	free(seen);
 	ptree_free(&t);
 	return buf_release(&b, len);
+}
+
+/* Serialises and releases root; returns the malloc'd text. */
+static char *
+dump(json_t *root, size_t *len)
+{
+	char	*s;
+
+	if ((s = json_dumps(root, DUMP_FLAGS)) == NULL)
+		fatalx("json_dumps: out of memory");
+	json_decref(root);
+	if (len != NULL)
+		*len = strlen(s);
+	return s;
 }
 
 /* Names of the capabilities in our effective set, or null when unreadable. */

@@ -353,6 +353,23 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/*
+ * At max_connections MHD takes the listen socket out of its epoll set and puts
+ * it back only at the start of a later MHD_run: a closed connection must cause
+ * that run, or with every connection gone nothing would ever wake MHD again.
+ */
+static void
+connection_cb(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct http	*h = cls;
+
+	(void)conn;
+	(void)socket_ctx;
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+		event_active(h->ev_io, EV_READ, 0);
+}
+
 __attribute__((format(printf, 2, 0)))
 static void
 mhd_logger(void *cls, const char *fmt, va_list ap)
@@ -413,11 +430,12 @@ http_start(struct daemon *d, int fd)
 	h->d = d;
 	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 	    MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, h,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	    MHD_OPTION_NOTIFY_CONNECTION, connection_cb, h,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)d->conf->max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
 	    MHD_OPTION_END);
 	if (h->mhd == NULL) {
 		log_warnx("cannot start the HTTP server");
@@ -448,8 +466,10 @@ http_stop(struct http *h)
 	/* Suspended requests get their answer before the connections close. */
 	refresh_abort(h->d->refresh);
 	MHD_run(h->mhd);
+	event_del(h->ev_io);
+	event_del(h->ev_timer);
+	MHD_stop_daemon(h->mhd);	/* may still call connection_cb */
 	event_free(h->ev_io);
 	event_free(h->ev_timer);
-	MHD_stop_daemon(h->mhd);
 	free(h);
 }

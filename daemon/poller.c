@@ -201,15 +201,23 @@ watch_pidfd(struct poller *pl, struct proc *p, int pidfd)
 /*
  * The effective uid and gid.  The owner of /proc/PID is the cheap answer, but a
  * process that changed its credentials is non-dumpable and its directory then
- * belongs to root: a root owner is checked against status.
+ * belongs to root.  A root owner is checked against status (the dearest file,
+ * kernel.md §8.3) when first seen and on every 16th refresh after that.
  */
 static void
 read_owner(struct daemon *d, struct proc *p)
 {
 	struct proc_status	st;
+	long long		uid, gid;
 
-	if (procfs_owner(d->procfd, p->pid, &p->uid, &p->gid) == -1 ||
-	    p->uid != 0)
+	if (procfs_owner(d->procfd, p->pid, &uid, &gid) == -1)
+		return;
+	if (uid != 0) {
+		p->uid = uid;
+		p->gid = gid;
+		return;
+	}
+	if (p->uid != -1 && p->refresh_gen % 16 != 0)
 		return;
 	if (procfs_read_status(d->procfd, p->pid, &st) == 0) {
 		p->uid = st.uid[1];
@@ -271,8 +279,13 @@ poller_read_stats(struct daemon *d, struct proc *p, double now)
 		    (double)d->clk_tck / (now - p->sampled_at);
 	p->sampled_at = now;
 	p->sampled_cpu = cpu;
-	if (st.state == 'Z' || st.state == 'X')
-		return 0;	/* no fds, no io, no owner change worth a read */
+	p->refresh_gen++;
+	if (st.state == 'Z' || st.state == 'X') {
+		/* No fds and no io, but one first seen as a zombie needs its owner. */
+		if (p->uid < 0)
+			read_owner(d, p);
+		return 0;
+	}
 	if (procfs_read_io(d->procfd, p->pid, &io) == 0) {
 		p->read_bytes = io.read_bytes;
 		p->write_bytes = io.write_bytes;

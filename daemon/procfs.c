@@ -446,18 +446,26 @@ read_full(int fd, char *buf, size_t cap)
 	}
 }
 
-/* Reads fd to EOF into a malloc'd buffer, NUL-terminated after the data. */
+/*
+ * Reads fd to EOF into a malloc'd buffer of the exact size, NUL-terminated
+ * after the data: the table keeps 10 000 of these, so no slack is kept.
+ */
 static int
 read_alloc(int fd, char **out, size_t *len)
 {
-	size_t	 cap = 4096, off = 0;
-	char	*b = xmalloc(cap);
+	size_t	 cap = sizeof(procfs_buf), off = 0;
+	char	*b = procfs_buf;
 	ssize_t	 n;
 	int	 saved;
 
 	for (;;) {
 		if (off == cap - 1) {
-			b = xreallocarray(b, cap, 2);
+			/* Past the static buffer: grow a heap copy. */
+			char	*nb = xreallocarray(b == procfs_buf ? NULL : b, cap, 2);
+
+			if (b == procfs_buf)
+				memcpy(nb, procfs_buf, off);
+			b = nb;
 			cap *= 2;
 		}
 		n = read(fd, b + off, cap - 1 - off);
@@ -465,7 +473,8 @@ read_alloc(int fd, char **out, size_t *len)
 			continue;
 		if (n == -1) {
 			saved = errno;
-			free(b);
+			if (b != procfs_buf)
+				free(b);
 			errno = saved;
 			return -1;
 		}
@@ -474,7 +483,11 @@ read_alloc(int fd, char **out, size_t *len)
 		off += (size_t)n;
 	}
 	b[off] = '\0';
-	*out = b;
+	if (b == procfs_buf) {
+		*out = xmalloc(off + 1);
+		memcpy(*out, b, off + 1);
+	} else
+		*out = xreallocarray(b, off + 1, 1);
 	if (len != NULL)
 		*len = off;
 	return 0;
@@ -581,32 +594,19 @@ procfs_read_cmdline(int dirfd, pid_t pid, char **out, size_t *len)
 int
 procfs_read_exe(int dirfd, pid_t pid, char **out)
 {
-	char	 path[64], *b = NULL;
-	size_t	 cap = 256;
+	char	 path[64], *b = procfs_buf;
+	size_t	 cap = sizeof(procfs_buf);
 	ssize_t	 n;
-	int	 saved;
 
 	if (pid_path(path, sizeof(path), pid, "exe") == -1)
 		return -1;
-	for (;;) {
-		b = xreallocarray(b, cap, 1);
-		if ((n = readlinkat(dirfd, path, b, cap)) == -1) {
-			saved = errno;
-			free(b);
-			errno = saved;
-			return -1;
-		}
-		if ((size_t)n < cap)
-			break;
-		if (cap >= PROCFS_EXE_MAX) {
-			free(b);
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		cap *= 2;
+	if ((n = readlinkat(dirfd, path, b, cap)) == -1)
+		return -1;
+	if ((size_t)n >= cap || cap > PROCFS_EXE_MAX) {
+		errno = ENAMETOOLONG;	/* d_path stops at PATH_MAX anyway */
+		return -1;
 	}
-	b[n] = '\0';
-	*out = b;
+	*out = xstrndup(b, (size_t)n);
 	return 0;
 }
 

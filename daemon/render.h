@@ -24,8 +24,8 @@ struct self_metrics {
 	double		 start_time;	/* epoch seconds */
 };
 
-/* One process as a JSON object (new reference). */
-json_t	*api_process(const struct daemon *, const struct proc *);
+/* Appends one process as a JSON object to the buffer. */
+void	 api_process(struct buf *, const struct daemon *, const struct proc *);
 /* {"processes": [...], "count": n, "total": total, "refreshed_at": ...}. */
 char	*api_processes(const struct daemon *, struct proc **v, size_t n, size_t total, size_t *len);
 /* One process with "children": [pids]. */

@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "ptable.h"
 #include "render.h"
+#include "xmalloc.h"
 #include "users.h"
 
 #ifndef PIDCAR_VERSION
@@ -157,6 +158,23 @@ test_process_unknowns(void **state)
 	free(s);
 }
 
+/* One process rendered by api_process and parsed back (a new reference). */
+static json_t *
+proc_json(const struct daemon *d, const struct proc *p)
+{
+	struct buf	 b;
+	json_error_t	 err;
+	json_t		*j;
+
+	buf_init(&b, 64);
+	api_process(&b, d, p);
+	j = json_loadb(b.data, b.len, 0, &err);
+	if (j == NULL)
+		fail_msg("api_process gave bad JSON: %s in %s", err.text, b.data);
+	buf_free(&b);
+	return j;
+}
+
 static void
 test_user_fallback(void **state)
 {
@@ -166,16 +184,16 @@ test_user_fallback(void **state)
 	json_t		*j;
 
 	p->uid = 1234;
-	j = api_process(&f->d, p);		/* no users table at all */
+	j = proc_json(&f->d, p);		/* no users table at all */
 	assert_string_equal(json_string_value(json_object_get(j, "user")), "1234");
 	assert_true(json_is_null(json_object_get(j, "gid")));
 	json_decref(j);
 	f->d.users = users_parse(users, sizeof(users) - 1);
-	j = api_process(&f->d, p);		/* a table without this uid */
+	j = proc_json(&f->d, p);		/* a table without this uid */
 	assert_string_equal(json_string_value(json_object_get(j, "user")), "1234");
 	json_decref(j);
 	p->uid = 0;
-	j = api_process(&f->d, p);
+	j = proc_json(&f->d, p);
 	assert_string_equal(json_string_value(json_object_get(j, "user")), "root");
 	json_decref(j);
 }
@@ -203,7 +221,7 @@ test_cmdline_forms(void **state)
 		char	*s;
 
 		ptable_set_cmdline(p, cases[i].raw, cases[i].len);
-		j = api_process(&f->d, p);
+		j = proc_json(&f->d, p);
 		s = json_dumps(json_object_get(j, "cmdline"), JSON_COMPACT);
 		assert_string_equal(s, cases[i].json);
 		free(s);
