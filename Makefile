@@ -7,7 +7,7 @@ DESTDIR	?=
 CC	?= cc
 BUILD	?= build
 
-PKGS	:= libevent libmicrohttpd jansson libbsd libcap
+PKGS	:= libevent libmicrohttpd jansson libbsd libcap libmnl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
@@ -28,7 +28,8 @@ endif
 LIB_SRCS := daemon/log.c daemon/xmalloc.c daemon/util.c daemon/config.c \
 	daemon/procfs.c daemon/users.c daemon/ptable.c daemon/route.c \
 	daemon/api_json.c daemon/text.c daemon/prom.c daemon/poller.c \
-	daemon/refresh.c daemon/http.c daemon/cnproc.c daemon/target.c
+	daemon/refresh.c daemon/http.c daemon/cnproc.c daemon/target.c \
+	daemon/taskstats.c
 SRCS	:= $(LIB_SRCS) daemon/main.c
 LIB_OBJS := $(LIB_SRCS:daemon/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

@@ -2,7 +2,7 @@
 # Installs the Debian packages pidcar needs to build and test, when missing.
 set -e
 PKGS="gcc make pkg-config libevent-dev libmicrohttpd-dev libjansson-dev
-libbsd-dev libcap-dev libcmocka-dev python3 python3-pytest
+libbsd-dev libcap-dev libmnl-dev libcmocka-dev python3 python3-pytest
 python3-prometheus-client prometheus procps util-linux curl"
 missing=""
 for p in $PKGS; do
