@@ -29,7 +29,7 @@ LIB_SRCS := daemon/log.c daemon/xmalloc.c daemon/util.c daemon/config.c \
 	daemon/procfs.c daemon/users.c daemon/ptable.c daemon/route.c \
 	daemon/api_json.c daemon/text.c daemon/prom.c daemon/poller.c \
 	daemon/refresh.c daemon/http.c daemon/cnproc.c daemon/target.c \
-	daemon/taskstats.c
+	daemon/taskstats.c daemon/docker.c
 SRCS	:= $(LIB_SRCS) daemon/main.c
 LIB_OBJS := $(LIB_SRCS:daemon/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
