@@ -4,6 +4,7 @@
  * bytes: every such string is made valid UTF-8 here.
  */
 #include <sys/capability.h>
+#include <sys/wait.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,8 +15,10 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "groups.h"
 #include "log.h"
 #include "ptable.h"
+#include "redact.h"
 #include "render.h"
 #include "users.h"
 #include "xmalloc.h"
@@ -533,13 +536,14 @@ status_counters(const struct daemon *d)
 	for (i = 0; i < EXIT_NOUTCOMES; i++)
 		jset(ex, exit_outcome_name(i), juint(d->c.exits[i]));
 	jset(o, "forks", juint(d->c.forks));
+	jset(o, "execs", juint(d->c.execs));
 	jset(o, "exits", ex);
 	jset(o, "read_errors", juint(d->c.read_errors));
 	jset(o, "scans", juint(d->c.scans));
 	jset(o, "probes", juint(d->c.probes));
 	jset(o, "refreshes", juint(d->c.refreshes));
 	jset(o, "resyncs", juint(d->c.resyncs));
-	jset(o, "events_lost", json_integer(0));
+	jset(o, "events_lost", juint(d->c.events_lost));
 	jset(o, "pidfd_short", juint(d->c.pidfd_short));
 	jset(o, "requests", juint(d->c.requests));
 	return o;
@@ -567,7 +571,9 @@ status_target(const struct daemon *d)
 	jset(o, "spec", jstr(d->conf != NULL ? d->conf->target : NULL));
 	jset(o, "pid_namespace", d->pidns_ino != 0 ?
 	    juint(d->pidns_ino) : json_null());
-	jset(o, "host_pid_of_init", json_null());
+	/* Only meaningful when pidcar does not live in the target itself. */
+	jset(o, "host_pid_of_init", d->init_host_pid > 0 && d->self_pid == 0 ?
+	    json_integer(d->init_host_pid) : json_null());
 	return o;
 }
 
@@ -594,6 +600,115 @@ status_config(const struct config *conf)
 	jset(o, "poll_interval_seconds", jreal(conf->poll_interval));
 	jset(o, "scan_interval_seconds", jreal(conf->scan_interval));
 	jset(o, "cmdline", json_boolean(conf->cmdline));
+	/* How many rules, never the rules: they may say what they hide. */
+	jset(o, "redact_defaults", json_boolean(conf->redact_defaults));
+	jset(o, "redact_rules", juint(conf->redact != NULL ?
+	    redact_count(conf->redact) : 0));
+	return o;
+}
+
+/* The last exit as an object: outcome, exit_code or signal, when. */
+static json_t *
+status_exit(int st, double at)
+{
+	json_t		*o = jnew(json_object());
+	const char	*abbrev;
+	char		 sig[32];
+
+	jset(o, "at", jtime(at));
+	jset(o, "outcome", json_string(exit_outcome_name(exit_outcome_of(st))));
+	jset(o, "exit_code", st >= 0 && WIFEXITED(st) ?
+	    json_integer(WEXITSTATUS(st)) : json_null());
+	if (st >= 0 && WIFSIGNALED(st)) {
+		if ((abbrev = sigabbrev_np(WTERMSIG(st))) != NULL)
+			snprintf(sig, sizeof(sig), "SIG%s", abbrev);
+		else
+			snprintf(sig, sizeof(sig), "SIG%d", WTERMSIG(st));
+		jset(o, "signal", json_string(sig));
+		jset(o, "core_dumped", json_boolean(WCOREDUMP(st)));
+	} else {
+		jset(o, "signal", json_null());
+		jset(o, "core_dumped", json_null());
+	}
+	return o;
+}
+
+/* The main process as s6-svstat shows a service: up or down, pid, since, last exit. */
+static json_t *
+status_main(const struct daemon *d)
+{
+	json_t				*o;
+	const struct main_status	*m;
+	const struct proc		*p;
+	double				 since;
+
+	if (d->groups == NULL)
+		return json_null();
+	o = jnew(json_object());
+	m = groups_main(d->groups);
+	p = m->group == NULL ? ptable_find(d->pt, 1) : NULL;
+	jset(o, "group", jstr(m->group != NULL ? m->group :
+	    p != NULL ? p->group : NULL));
+	jset(o, "selected_by", json_string(m->group != NULL ? "group" : "pid1"));
+	jset(o, "up", json_boolean(m->up));
+	jset(o, "pid", m->up ? json_integer(m->pid) : json_null());
+	since = m->up ? (double)d->btime + (double)m->start_ticks /
+	    (double)(d->clk_tck > 0 ? d->clk_tck : 100) : m->last_exit_at;
+	jset(o, "since", jtime(since));
+	jset(o, "restarts", juint(m->restarts));
+	jset(o, "exits", juint(m->exits));
+	jset(o, "last_exit", m->exited ?
+	    status_exit(m->last_status, m->last_exit_at) : json_null());
+	return o;
+}
+
+static json_t *
+status_groups(const struct daemon *d)
+{
+	json_t				*o;
+	const struct groups_stats	*st;
+
+	if (d->groups == NULL || d->conf == NULL)
+		return json_null();
+	o = jnew(json_object());
+	st = groups_stats(d->groups);
+	jset(o, "count", juint(groups_count(d->groups)));
+	jset(o, "configured", juint(d->conf->ngroups));
+	jset(o, "max_groups", json_integer(d->conf->max_groups));
+	jset(o, "by_comm", json_boolean(d->conf->group_by_comm));
+	jset(o, "overflowed", juint(st->overflowed));
+	jset(o, "rematches", juint(st->rematches));
+	return o;
+}
+
+/*
+ * What pidcar can know in this mode, and how exactly (README "Accounting"):
+ * sidecar mode has no taskstats, so an exited process's CPU is the zombie's
+ * last stat when pidcar reads it before the reap, else the last refresh's.
+ */
+static json_t *
+status_accounting(const struct daemon *d)
+{
+	json_t				*o = jnew(json_object());
+	const struct groups_stats	*st;
+	double				 hz = d->clk_tck > 0 ? (double)d->clk_tck : 100;
+
+	jset(o, "exit_time", json_string("exact: pidfd readable at the exit"));
+	jset(o, "exit_status", json_string(d->feat.pidfd_info_exit ?
+	    "exact: PIDFD_GET_INFO after the reap" :
+	    "zombie stat field 52 if read before the reap, else unknown"));
+	jset(o, "cpu_of_exited", json_string("zombie stat if read before the "
+	    "reap (exact to the tick), else the last refresh's sample"));
+	jset(o, "cpu_of_unseen", json_string("growth of the parent's cutime and "
+	    "cstime, credited to the parent's group"));
+	jset(o, "io_of_exited", json_string("the last refresh's sample"));
+	jset(o, "lifetime_resolution_seconds", jreal(1 / hz));
+	if (d->groups != NULL) {
+		st = groups_stats(d->groups);
+		jset(o, "exits_with_final_cpu", juint(st->final_cpu));
+		jset(o, "exits_with_sampled_cpu", juint(st->sampled_cpu));
+		jset(o, "unseen_cpu_seconds", jreal((double)st->unseen_ticks / hz));
+	}
 	return o;
 }
 
@@ -618,6 +733,9 @@ api_status(const struct daemon *d, size_t *len)
 	jset(o, "counters", status_counters(d));
 	jset(o, "refresh", status_refresh(d));
 	jset(o, "config", status_config(d->conf));
+	jset(o, "main", status_main(d));
+	jset(o, "groups", status_groups(d));
+	jset(o, "accounting", status_accounting(d));
 	return dump(o, len);
 }
 

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,7 +26,10 @@
 #include <bsd/string.h>
 
 #include "config.h"
+#include "target.h"
+#include "daemon.h"
 #include "log.h"
+#include "redact.h"
 #include "xmalloc.h"
 
 #define CONFIG_MAX_LINE		4096
@@ -33,6 +37,9 @@
 #define CONFIG_MAX_WORDS	32
 #define CONFIG_ENV_PREFIX	"PIDCAR_"
 #define OPT_KEYWORD_BASE	256	/* getopt val of keyword i is this + i */
+
+#define TOKEN_MIN		16
+#define TOKEN_MAX		4096
 
 #define NS_MS	1000000LL
 #define NS_S	1000000000LL
@@ -64,12 +71,44 @@ static int	set_int(struct config *, const struct keyword *, const char *,
 		    char *, size_t);
 static int	set_yesno(struct config *, const struct keyword *, const char *,
 		    char *, size_t);
+static int	set_token_file(struct config *, const struct keyword *,
+		    const char *, char *, size_t);
+static int	set_pem_file(struct config *, const struct keyword *,
+		    const char *, char *, size_t);
+static int	read_file(const char *, struct buf *);
+static int	set_group(struct config *, const struct keyword *, const char *,
+		    char *, size_t);
+static int	set_main(struct config *, const struct keyword *, const char *,
+		    char *, size_t);
+static int	split_line(char *, char **, int *, char *, size_t);
+static int	set_redact(struct config *, const struct keyword *, const char *,
+		    char *, size_t);
+static int	set_redact_defaults(struct config *, const struct keyword *,
+		    const char *, char *, size_t);
 
 /* Sorted by name: lookups use bsearch and --help lists it in this order. */
 static const struct keyword keywords[] = {
+	{ "auth_token_file", "PATH|none", "none",
+	    "a readable file holding one token of 16-4096 characters from "
+	    "A-Z a-z 0-9 - . _ ~ + / (then optional =), or none",
+	    "bearer token every endpoint but /healthz and /readyz requires",
+	    set_token_file, offsetof(struct config, auth_token), 0, 0 },
 	{ "cmdline", "yes|no", "yes", "yes, no",
 	    "expose full command lines (no: comm only)",
 	    set_yesno, offsetof(struct config, cmdline), 0, 1 },
+	{ "connection_timeout", "DURATION", "30s",
+	    "DURATION 1s-1h, e.g. 10s, 1m",
+	    "an HTTP connection idle this long is closed",
+	    set_duration, offsetof(struct config, connection_timeout),
+	    1 * NS_S, 3600 * NS_S },
+	{ "group", "NAME MATCHER...", NULL,
+	    "NAME then one or more of comm=RE exe=RE cmdline=RE user=NAME "
+	    "(POSIX extended regexes; quote a matcher that has spaces)",
+	    "a process group; repeatable, the first matching line wins",
+	    set_group, 0, 0, 0 },
+	{ "group_by_comm", "yes|no", "yes", "yes, no",
+	    "processes no group matches: grouped by comm (no: all in \"other\")",
+	    set_yesno, offsetof(struct config, group_by_comm), 0, 1 },
 	{ "listen", "ADDR:PORT", "127.0.0.1:9723",
 	    "ADDR:PORT, port 1-65535",
 	    "serve HTTP on this IPv4, [IPv6] or localhost address",
@@ -77,14 +116,44 @@ static const struct keyword keywords[] = {
 	{ "log_level", "error|warning|info|debug", "info",
 	    "error, warning, info, debug", "lowest level logged",
 	    set_log_level, 0, 0, 0 },
+	{ "main", "GROUP", NULL, "a group name",
+	    "the group of the main process, whose restarts are counted "
+	    "(default: the namespace's PID 1; set it in a Kubernetes pod)",
+	    set_main, 0, 0, 0 },
 	{ "max_connections", "N", "64", "an integer 1-10000",
 	    "concurrent HTTP connections served",
 	    set_int, offsetof(struct config, max_connections), 1, 10000 },
+	{ "max_connections_per_ip", "N", "32", "an integer 1-10000",
+	    "concurrent HTTP connections served to one client address",
+	    set_int, offsetof(struct config, max_connections_per_ip), 1, 10000 },
+	{ "max_groups", "N", "256", "an integer 1-100000",
+	    "most groups exported; processes of further names go to \"other\"",
+	    set_int, offsetof(struct config, max_groups), 1, 100000 },
+	{ "metrics_token_file", "PATH|none", "none",
+	    "a readable file holding one token, like auth_token_file, or none",
+	    "a second bearer token that opens /metrics only (for Prometheus)",
+	    set_token_file, offsetof(struct config, metrics_token), 0, 0 },
+	{ "per_process_limit", "N", "100", "an integer 1-10000",
+	    "per-process series for at most this many processes, the top by CPU",
+	    set_int, offsetof(struct config, per_process_limit), 1, 10000 },
+	{ "per_process_metrics", "yes|no", "no", "yes, no",
+	    "export pidcar_process_* series labelled by pid and comm",
+	    set_yesno, offsetof(struct config, per_process_metrics), 0, 1 },
 	{ "poll_interval", "DURATION", "50ms",
 	    "DURATION 1ms-10s, e.g. 50ms, 1.5s",
 	    "ns_last_pid probe period: how soon new processes are seen",
 	    set_duration, offsetof(struct config, poll_interval),
 	    1 * NS_MS, 10 * NS_S },
+	{ "redact", "RE", NULL,
+	    "a POSIX extended regular expression of 1-1024 bytes without "
+	    "back-references (quote it if it has spaces or '#')",
+	    "hide what RE matches in command lines (its last outermost group "
+	    "if it has groups); repeatable",
+	    set_redact, 0, 0, 0 },
+	{ "redact_defaults", "yes|no", "yes", "yes, no",
+	    "the built-in redaction of passwords, tokens and secrets in "
+	    "command lines",
+	    set_redact_defaults, offsetof(struct config, redact_defaults), 0, 1 },
 	{ "refresh_age", "DURATION", "1s", "DURATION 0-1h, e.g. 500ms, 1s",
 	    "CPU and memory numbers younger than this are reused",
 	    set_duration, offsetof(struct config, refresh_age),
@@ -94,9 +163,18 @@ static const struct keyword keywords[] = {
 	    "full /proc rescan period, the safety net behind the probe",
 	    set_duration, offsetof(struct config, scan_interval),
 	    100 * NS_MS, 3600 * NS_S },
-	{ "target", "self", "self", "self",
+	{ "target", "SPEC", "self",
+	    "self, pid:N, ns:PATH, cgroup:PATH or container:NAME",
 	    "whose processes to watch: self is this PID namespace",
 	    set_target, 0, 0, 0 },
+	{ "tls_cert", "PATH|none", "none",
+	    "a readable PEM file with the certificate (chain), or none",
+	    "serve HTTPS with this certificate (needs tls_key)",
+	    set_pem_file, offsetof(struct config, tls_cert), 0, 0 },
+	{ "tls_key", "PATH|none", "none",
+	    "a readable PEM file with the certificate's private key, or none",
+	    "the private key of tls_cert",
+	    set_pem_file, offsetof(struct config, tls_key), 0, 0 },
 };
 #define NKEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))
 
@@ -371,14 +449,11 @@ static int
 set_target(struct config *conf, const struct keyword *k, const char *value,
     char *why, size_t whylen)
 {
-	char	v[80];
+	struct target_spec	spec;
 
 	(void)k;
-	if (strcmp(value, "self") != 0) {
-		say(why, whylen, "'%s' is not supported yet",
-		    shown(value, v, sizeof(v)));
+	if (target_parse(value, &spec, why, whylen) == -1)
 		return -1;
-	}
 	free(conf->target);
 	conf->target = xstrdup(value);
 	return 0;
@@ -467,6 +542,292 @@ set_yesno(struct config *conf, const struct keyword *k, const char *value,
 	return 0;
 }
 
+/* Appends one rule: repeatable, every source adds to the list. */
+static int
+set_redact(struct config *conf, const struct keyword *k, const char *value,
+    char *why, size_t whylen)
+{
+	(void)k;
+	return redact_add(conf->redact, value, why, whylen);
+}
+
+static int
+set_redact_defaults(struct config *conf, const struct keyword *k,
+    const char *value, char *why, size_t whylen)
+{
+	if (set_yesno(conf, k, value, why, whylen) == -1)
+		return -1;
+	redact_set_defaults(conf->redact, conf->redact_defaults);
+	return 0;
+}
+
+static void
+file_clear(struct config_file *f)
+{
+	free(f->path);
+	if (f->data != NULL) {
+		explicit_bzero(f->data, f->len);
+		free(f->data);
+	}
+	memset(f, 0, sizeof(*f));
+}
+
+/* Copies a path for a message: control bytes as '?', at most 200 bytes. */
+static const char *
+shown_path(const char *s, char *dst, size_t dstlen)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < dstlen && i < 200; i++)
+		dst[i] = iscntrl((unsigned char)s[i]) ? '?' : s[i];
+	dst[i] = '\0';
+	return dst;
+}
+
+/*
+ * Reads the file a keyword names into f ("none" clears it).  Files holding a
+ * secret should not be readable by others: that is worth a warning, not a
+ * refusal, since a container may mount them with any mode.
+ */
+static int
+load_file(struct config_file *f, const char *path, int secret, char *why,
+    size_t whylen)
+{
+	struct buf	 b = { NULL, 0, 0 };
+	struct stat	 st;
+	char		 v[256];
+
+	if (strcmp(path, "none") == 0) {
+		file_clear(f);
+		return 0;
+	}
+	if (read_file(path, &b) == -1) {
+		if (errno == EFBIG)
+			say(why, whylen, "%s: larger than %d bytes",
+			    shown_path(path, v, sizeof(v)), CONFIG_MAX_FILE);
+		else
+			say(why, whylen, "%s: %s", shown_path(path, v, sizeof(v)),
+			    strerror(errno));
+		return -1;
+	}
+	if (secret && stat(path, &st) == 0 && (st.st_mode & 0077) != 0)
+		log_warnx("%s is readable by other users (mode %04o): "
+		    "chmod 600 it", shown_path(path, v, sizeof(v)),
+		    (unsigned)(st.st_mode & 07777));
+	file_clear(f);
+	f->path = xstrdup(path);
+	f->len = b.len;
+	f->data = buf_release(&b, NULL);
+	return 0;
+}
+
+/* RFC 6750's b64token: what fits in "Authorization: Bearer ..." unquoted. */
+static int
+token_valid(const char *t, size_t n)
+{
+	size_t	i = 0;
+
+	while (i < n && (isalnum((unsigned char)t[i]) ||
+	    (t[i] != '\0' && strchr("-._~+/", t[i]) != NULL)))
+		i++;
+	if (i == 0)
+		return 0;
+	while (i < n && t[i] == '=')
+		i++;
+	return i == n;
+}
+
+static int
+set_token_file(struct config *conf, const struct keyword *k,
+    const char *value, char *why, size_t whylen)
+{
+	struct config_file	*f = (struct config_file *)(void *)((char *)conf +
+				    k->off);
+	struct config_file	 nf;
+	char			 v[256];
+
+	memset(&nf, 0, sizeof(nf));
+	if (load_file(&nf, value, 1, why, whylen) == -1)
+		return -1;
+	/* One trailing newline, as editors and echo write it, is not part of it. */
+	while (nf.len > 0 && isspace((unsigned char)nf.data[nf.len - 1]))
+		nf.data[--nf.len] = '\0';
+	if (nf.path != NULL && (nf.len < TOKEN_MIN || nf.len > TOKEN_MAX ||
+	    !token_valid(nf.data, nf.len))) {
+		say(why, whylen, "%s: %s", shown_path(value, v, sizeof(v)),
+		    nf.len == 0 ? "the file is empty" :
+		    nf.len < TOKEN_MIN || nf.len > TOKEN_MAX ?
+		    "the token is not 16-4096 characters long" :
+		    "the token has a character a Bearer header cannot carry");
+		file_clear(&nf);
+		return -1;
+	}
+	file_clear(f);
+	*f = nf;
+	return 0;
+}
+
+static int
+set_pem_file(struct config *conf, const struct keyword *k,
+    const char *value, char *why, size_t whylen)
+{
+	struct config_file	*f = (struct config_file *)(void *)((char *)conf +
+				    k->off);
+	struct config_file	 nf;
+	const char		*want;
+	char			 v[256];
+	int			 key = f == &conf->tls_key;
+
+	memset(&nf, 0, sizeof(nf));
+	if (load_file(&nf, value, key, why, whylen) == -1)
+		return -1;
+	/* GnuTLS checks the content when the server starts; this catches a swap. */
+	want = key ? "PRIVATE KEY-----" : "-----BEGIN CERTIFICATE-----";
+	if (nf.path != NULL && (memchr(nf.data, '\0', nf.len) != NULL ||
+	    strstr(nf.data, want) == NULL)) {
+		say(why, whylen, "%s: no PEM %s in the file",
+		    shown_path(value, v, sizeof(v)),
+		    key ? "private key" : "certificate");
+		file_clear(&nf);
+		return -1;
+	}
+	file_clear(f);
+	*f = nf;
+	return 0;
+}
+
+/* A group name: 1-128 bytes of UTF-8, no control bytes, no '='. */
+static int
+check_group_name(const char *name, char *why, size_t whylen)
+{
+	const unsigned char	*u = (const unsigned char *)name;
+	size_t			 k, left = strlen(name);
+	char			 v[80];
+
+	if (left == 0 || left > 128) {
+		say(why, whylen, "group name of %zu bytes (1-128 allowed)", left);
+		return -1;
+	}
+	if (strchr(name, '=') != NULL) {
+		say(why, whylen, "missing group name before '%s'",
+		    shown(name, v, sizeof(v)));
+		return -1;
+	}
+	for (; *u != '\0'; u += k, left -= k) {
+		if ((k = utf8_len(u, left, NULL)) == 0 || *u < 0x20 || *u == 0x7f) {
+			say(why, whylen, "group name '%s' is not printable UTF-8",
+			    shown(name, v, sizeof(v)));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+group_rule_clear(struct group_rule *r)
+{
+	free(r->name);
+	free(r->comm);
+	free(r->exe);
+	free(r->cmdline);
+	free(r->user);
+	memset(r, 0, sizeof(*r));
+}
+
+/* One KEY=VALUE matcher of a group line into r. */
+static int
+group_matcher(struct group_rule *r, char *word, char *why, size_t whylen)
+{
+	char	*eq = strchr(word, '='), **slot, v[80], msg[128];
+	regex_t	 re;
+	int	 rc;
+
+	if (eq == NULL) {
+		say(why, whylen, "'%s' is not a matcher (KEY=VALUE)",
+		    shown(word, v, sizeof(v)));
+		return -1;
+	}
+	*eq = '\0';
+	if (strcmp(word, "comm") == 0)
+		slot = &r->comm;
+	else if (strcmp(word, "exe") == 0)
+		slot = &r->exe;
+	else if (strcmp(word, "cmdline") == 0)
+		slot = &r->cmdline;
+	else if (strcmp(word, "user") == 0)
+		slot = &r->user;
+	else {
+		say(why, whylen, "unknown matcher '%s='", shown(word, v, sizeof(v)));
+		return -1;
+	}
+	if (*slot != NULL || eq[1] == '\0') {
+		say(why, whylen, "%s %s=", *slot != NULL ? "second" : "empty", word);
+		return -1;
+	}
+	if (slot != &r->user) {
+		if ((rc = regcomp(&re, eq + 1, REG_EXTENDED | REG_NOSUB)) != 0) {
+			regerror(rc, &re, msg, sizeof(msg));
+			say(why, whylen, "%s=%s: %s", word,
+			    shown(eq + 1, v, sizeof(v)), msg);
+			return -1;
+		}
+		regfree(&re);
+	}
+	*slot = xstrdup(eq + 1);
+	return 0;
+}
+
+/* "NAME KEY=VALUE..." (words split as in the file, quotes included); appends a rule. */
+static int
+set_group(struct config *conf, const struct keyword *k, const char *value,
+    char *why, size_t whylen)
+{
+	struct group_rule	 r;
+	char			 line[CONFIG_MAX_LINE + 1], *w[CONFIG_MAX_WORDS];
+	int			 n = 0, i;
+
+	(void)k;
+	memset(&r, 0, sizeof(r));
+	if (strlcpy(line, value, sizeof(line)) >= sizeof(line)) {
+		say(why, whylen, "longer than %d bytes", CONFIG_MAX_LINE);
+		return -1;
+	}
+	if (split_line(line, w, &n, why, whylen) == -1)
+		return -1;
+	if (n == 0 || check_group_name(w[0], why, whylen) == -1) {
+		if (n == 0)
+			say(why, whylen, "missing group name");
+		return -1;
+	}
+	if (n == 1) {
+		say(why, whylen, "group %s has no matcher", w[0]);
+		return -1;
+	}
+	r.name = xstrdup(w[0]);
+	for (i = 1; i < n; i++) {
+		if (group_matcher(&r, w[i], why, whylen) == -1) {
+			group_rule_clear(&r);
+			return -1;
+		}
+	}
+	conf->groups = xreallocarray(conf->groups, conf->ngroups + 1,
+	    sizeof(*conf->groups));
+	conf->groups[conf->ngroups++] = r;
+	return 0;
+}
+
+static int
+set_main(struct config *conf, const struct keyword *k, const char *value,
+    char *why, size_t whylen)
+{
+	(void)k;
+	if (check_group_name(value, why, whylen) == -1)
+		return -1;
+	free(conf->main_group);
+	conf->main_group = xstrdup(value);
+	return 0;
+}
+
 int
 config_set(struct config *conf, const char *where, const char *keyword,
     const char *value, char *err, size_t errlen)
@@ -501,10 +862,13 @@ config_defaults(void)
 	size_t		 i;
 
 	conf = xcalloc(1, sizeof(*conf));
+	conf->redact = redact_create();
 	for (i = 0; i < NKEYWORDS; i++) {
 		if (i > 0 && strcmp(keywords[i - 1].name, keywords[i].name) >= 0)
 			fatalx("config: keyword table not sorted at %s",
 			    keywords[i].name);
+		if (keywords[i].def == NULL)	/* group, main: none by default */
+			continue;
 		if (config_set(conf, "default", keywords[i].name,
 		    keywords[i].def, err, sizeof(err)) == -1)
 			fatalx("%s", err);
@@ -515,12 +879,23 @@ config_defaults(void)
 void
 config_free(struct config *conf)
 {
+	size_t	i;
+
 	if (conf == NULL)
 		return;
+	for (i = 0; i < conf->ngroups; i++)
+		group_rule_clear(&conf->groups[i]);
+	free(conf->groups);
+	free(conf->main_group);
 	free(conf->file);
 	free(conf->listen);
 	free(conf->listen_host);
 	free(conf->target);
+	file_clear(&conf->auth_token);
+	file_clear(&conf->metrics_token);
+	file_clear(&conf->tls_cert);
+	file_clear(&conf->tls_key);
+	redact_free(conf->redact);
 	free(conf);
 }
 
@@ -599,8 +974,10 @@ parse_line(struct config *conf, const char *where, char *line, char *err,
 {
 	const struct keyword	*k;
 	char			*words[CONFIG_MAX_WORDS], why[256], s[80];
+	char			 raw[CONFIG_MAX_LINE + 1];
 	int			 n = 0;
 
+	strlcpy(raw, line, sizeof(raw));
 	if (split_line(line, words, &n, why, sizeof(why)) == -1) {
 		if (n > 0 && (k = keyword_find(words[0])) != NULL)
 			say(err, errlen, "%s: %s: %s (accepted: %s)", where,
@@ -615,7 +992,11 @@ parse_line(struct config *conf, const char *where, char *line, char *err,
 		unknown_keyword(where, words[0], err, errlen);
 		return -1;
 	}
-	/* Every keyword so far takes exactly one value. */
+	/* A multi-word value is split again by its setter, quotes and all. */
+	if (k->set == set_group)
+		return config_set(conf, where, k->name,
+		    n >= 2 ? raw + (words[1] - line) : NULL, err, errlen);
+	/* Every other keyword takes exactly one value. */
 	if (n > 2) {
 		say(err, errlen, "%s: %s: extra word '%s' after the value "
 		    "(accepted: %s; quote a value that has spaces)", where,
@@ -794,6 +1175,34 @@ build_env(struct config *conf, char *const *envp, char *err, size_t errlen)
 	return 0;
 }
 
+/* Rules that tie keywords together, checked once every source is applied. */
+static int
+config_check(const struct config *conf, char *err, size_t errlen)
+{
+	const char	*where = conf->file != NULL ? conf->file : "config";
+
+	if ((conf->tls_cert.path == NULL) != (conf->tls_key.path == NULL)) {
+		say(err, errlen, "%s: tls_cert and tls_key go together: set both "
+		    "(HTTPS) or neither (plain HTTP)", where);
+		return -1;
+	}
+	if (conf->metrics_token.path != NULL && conf->auth_token.path == NULL) {
+		say(err, errlen, "%s: metrics_token_file needs auth_token_file: "
+		    "a token for /metrics alone would leave the process list "
+		    "open", where);
+		return -1;
+	}
+	if (conf->metrics_token.path != NULL &&
+	    conf->metrics_token.len == conf->auth_token.len &&
+	    memcmp(conf->metrics_token.data, conf->auth_token.data,
+	    conf->auth_token.len) == 0) {
+		say(err, errlen, "%s: metrics_token_file holds the same token as "
+		    "auth_token_file: it would open every endpoint", where);
+		return -1;
+	}
+	return 0;
+}
+
 struct config *
 config_build(const struct config_args *args, char *const *envp, char *err,
     size_t errlen)
@@ -813,6 +1222,8 @@ config_build(const struct config_args *args, char *const *envp, char *err,
 		    err, errlen) == -1)
 			goto fail;
 	}
+	if (config_check(conf, err, errlen) == -1)
+		goto fail;
 	return conf;
 fail:
 	config_free(conf);
@@ -999,6 +1410,7 @@ config_usage(FILE *fp, const char *progname)
 		snprintf(opt, sizeof(opt), "--%s %s", keywords[i].name,
 		    keywords[i].syntax);
 		fprintf(fp, "  %-24s (default %s)\n      %s\n", opt,
-		    keywords[i].def, keywords[i].help);
+		    keywords[i].def != NULL ? keywords[i].def : "none",
+		    keywords[i].help);
 	}
 }

@@ -10,9 +10,27 @@
 
 #include "log.h"
 
+struct redact;
+
 #define CONFIG_DEFAULT_FILE	"/etc/pidcar/pidcar.conf"
 #define EX_CONFIG_STATUS	78	/* sysexits.h EX_CONFIG */
 #define EX_USAGE_STATUS		64	/* sysexits.h EX_USAGE */
+
+/* A file named in the config and its content, read when the config is built. */
+struct config_file {
+	char		*path;		/* NULL: not configured ("none") */
+	char		*data;		/* NUL-terminated; a token is trimmed */
+	size_t		 len;
+};
+
+/* One `group NAME comm=RE exe=RE cmdline=RE user=NAME` line; NULL: not given. */
+struct group_rule {
+	char		*name;
+	char		*comm;		/* POSIX extended regexes, unanchored */
+	char		*exe;
+	char		*cmdline;	/* over the arguments joined by spaces */
+	char		*user;		/* name in the target's passwd, or a uid */
+};
 
 struct config {
 	char		*file;		/* the file it was read from, or NULL */
@@ -25,7 +43,22 @@ struct config {
 	double		 scan_interval;	/* s: full /proc diff, the safety net */
 	double		 refresh_age;	/* s: stats younger than this are reused */
 	int		 cmdline;	/* 1: expose command lines; 0: comm only */
+	struct redact	*redact;	/* owned: built-ins + redact rules */
+	int		 redact_defaults;	/* 1: the built-in rules apply */
 	int		 max_connections;
+	struct group_rule *groups;	/* in order: the first match wins */
+	size_t		 ngroups;
+	int		 group_by_comm;	/* 1: unmatched by comm; 0: all in "other" */
+	char		*main_group;	/* NULL: the namespace's PID 1 */
+	int		 per_process_metrics;
+	int		 per_process_limit;
+	int		 max_groups;
+	int		 max_connections_per_ip;
+	double		 connection_timeout;	/* s: an idle connection is closed */
+	struct config_file auth_token;	/* bearer token for every endpoint */
+	struct config_file metrics_token;	/* bearer token for /metrics only */
+	struct config_file tls_cert;	/* PEM chain; TLS when set */
+	struct config_file tls_key;	/* PEM private key */
 };
 
 /* What the command line said, before any file is read. */

@@ -13,6 +13,7 @@ struct poller;
 struct refresh;
 struct http;
 struct users;
+struct groups;
 
 enum exit_outcome {
 	EXIT_ZERO,		/* exited_zero */
@@ -24,12 +25,14 @@ enum exit_outcome {
 
 struct counters {
 	uint64_t	 forks;		/* processes discovered (sidecar) or FORKs (agent) */
+	uint64_t	 execs;		/* sidecar: a new comm with a new exe or cmdline */
 	uint64_t	 exits[EXIT_NOUTCOMES];
 	uint64_t	 read_errors;	/* /proc reads that failed for a live process */
 	uint64_t	 scans;		/* full /proc diffs */
 	uint64_t	 probes;	/* ns_last_pid probes that moved */
 	uint64_t	 refreshes;	/* stats refreshes completed */
 	uint64_t	 resyncs;
+	uint64_t	 events_lost;	/* agent: ENOBUFS episodes + per-CPU seq gaps */
 	uint64_t	 pidfd_short;	/* processes watched without a pidfd (fd limit) */
 	uint64_t	 requests;
 };
@@ -53,8 +56,10 @@ struct daemon {
 	struct refresh		*refresh;
 	struct http		*http;
 	struct users		*users;		/* target's /etc/passwd */
+	struct groups		*groups;	/* owned; survives reloads */
 	const char		*users_file;	/* where the names came from */
 	int			 procfd;	/* O_DIRECTORY fd of the target's procfs */
+	int			 nsfd;		/* agent mode: the target's pid ns; -1 in sidecar */
 	const char		*mode;		/* "agent" | "sidecar" */
 	const char		*source;	/* "procfs_poll" ... */
 	int			 target_up;
@@ -66,6 +71,7 @@ struct daemon {
 	double			 last_scrape;	/* seconds the last /metrics took */
 	struct counters		 c;
 	pid_t			 self_pid;	/* our own PID as the target sees it, or 0 */
+	pid_t			 init_host_pid;	/* the target's PID 1 in pidcar's namespace */
 	unsigned long long	 pidns_ino;	/* inode of the target's PID namespace */
 	struct features		 feat;
 	double			 refreshed_at;	/* epoch seconds of the last stats refresh, 0 none */
@@ -82,6 +88,11 @@ double	now_real(void);
  * not NULL, gets the code point.
  */
 size_t	utf8_len(const unsigned char *s, size_t n, unsigned long *cp);
+/*
+ * The ']' that ends the POSIX bracket expression starting at s ('['), or NULL
+ * when it is unterminated (regcomp then says why).  For the regex cost guards.
+ */
+const char *regex_skip_bracket(const char *s);
 /* Maps a wait status to an outcome (-1: unknown). */
 enum exit_outcome	exit_outcome_of(int wstatus);
 /* The metric label value of an outcome. */

@@ -17,14 +17,19 @@
 #include <bsd/string.h>
 #include <event2/event.h>
 
+#include "agent.h"
 #include "config.h"
+#include "docker.h"
 #include "daemon.h"
+#include "groups.h"
 #include "http.h"
 #include "log.h"
 #include "poller.h"
 #include "procfs.h"
 #include "ptable.h"
 #include "refresh.h"
+#include "target.h"
+#include "tls.h"
 #include "users.h"
 
 extern char **environ;
@@ -36,11 +41,15 @@ extern char **environ;
 static void
 load_users(struct daemon *d)
 {
-	static const char	*paths[] = {
-		"/proc/1/root/etc/passwd", "/etc/passwd"
-	};
-	size_t			 i;
+	static char	 target_path[64];
+	const char	*paths[2];
+	size_t		 i;
 
+	/* The target's init by the number pidcar's own /proc knows it by. */
+	snprintf(target_path, sizeof(target_path), "/proc/%d/root/etc/passwd",
+	    d->init_host_pid > 0 ? (int)d->init_host_pid : 1);
+	paths[0] = target_path;
+	paths[1] = "/etc/passwd";
 	users_free(d->users);
 	for (i = 0; i < 2; i++) {
 		if (access(paths[i], R_OK) == 0)
@@ -55,11 +64,19 @@ load_users(struct daemon *d)
 	    users_count(d->users));
 }
 
+/* What the running HTTP server was started with and cannot change. */
+static int
+restart_only_changed(const struct config *old, const struct config *nc)
+{
+	return old->max_connections_per_ip != nc->max_connections_per_ip ||
+	    old->connection_timeout != nc->connection_timeout ||
+	    (old->tls_cert.path == NULL) != (nc->tls_cert.path == NULL);
+}
+
 static void
 reload(struct daemon *d)
 {
 	struct config	*nc;
-	struct proc	*p;
 	char		 err[1024];
 
 	if ((nc = config_build(d->args, environ, err, sizeof(err))) == NULL) {
@@ -72,6 +89,16 @@ reload(struct daemon *d)
 		    "restart; still serving %s", d->conf->listen);
 	if (strcmp(nc->target, d->conf->target) != 0)
 		log_warnx("reload: target changes only on restart");
+	if (restart_only_changed(d->conf, nc))
+		log_warnx("reload: max_connections_per_ip, connection_timeout "
+		    "and turning TLS on or off change only on restart");
+	/* Tokens are read with the file and apply to the next request. */
+	if (nc->tls_cert.path != NULL &&
+	    http_reload(d->http, nc, err, sizeof(err)) == -1) {
+		log_warnx("reload: %s; keeping the running configuration", err);
+		config_free(nc);
+		return;
+	}
 	/* Keep what the running server was started with. */
 	free(nc->listen);
 	nc->listen = strdup(d->conf->listen);
@@ -79,16 +106,24 @@ reload(struct daemon *d)
 	free(nc->listen_host);
 	nc->listen_host = strdup(d->conf->listen_host);
 	nc->max_connections = d->conf->max_connections;
+	nc->max_connections_per_ip = d->conf->max_connections_per_ip;
+	nc->connection_timeout = d->conf->connection_timeout;
 	free(nc->target);
 	nc->target = strdup(d->conf->target);
-	if (!nc->cmdline)
-		for (p = ptable_first(d->pt); p != NULL; p = ptable_next(p))
-			ptable_set_cmdline(p, NULL, 0);
+	/* Rules compile or the running ones stay; group counters survive either way. */
+	if (groups_configure(d->groups, nc, err, sizeof(err)) == -1) {
+		log_warnx("reload: %s; keeping the running configuration", err);
+		config_free(nc);
+		return;
+	}
 	config_free(d->conf);
 	d->conf = nc;
 	log_setlevel(nc->log_level);
 	poller_reconfigure(d->poller);
+	/* New redact rules hide what old ones let through, in running processes too. */
+	poller_reread_cmdlines(d);
 	load_users(d);
+	groups_rematch(d->groups, d->pt, d->users, now_mono());
 	log_info("reloaded %s", nc->file != NULL ? nc->file : "the configuration");
 }
 
@@ -144,30 +179,93 @@ read_boot_time(struct daemon *d)
 	free(buf);
 }
 
-/* Opens the target: in this release the PID namespace pidcar runs in. */
-static void
-open_target(struct daemon *d)
+/* The pid namespace a target spec names; container:NAME asks the Docker API. */
+static int
+open_target_ns(const char *specstr, char *err, size_t errlen)
 {
-	struct stat	st;
+	struct target_spec	spec;
+	struct docker_info	info;
+	char			sock[256];
 
-	if ((d->procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		fatal("open /proc");
-	if (fstatat(d->procfd, "self/ns/pid", &st, 0) == -1)
-		fatal("/proc/self/ns/pid");
-	d->pidns_ino = (unsigned long long)st.st_ino;
-	d->self_pid = getpid();
-	d->mode = "sidecar";
-	d->source = "procfs_poll";
+	if (target_parse(specstr, &spec, err, errlen) == -1)
+		return -1;
+	if (spec.kind == TARGET_CONTAINER) {
+		if (docker_socket_path(NULL, sock, sizeof(sock), err, errlen) == -1 ||
+		    docker_inspect(sock, spec.arg, 5000, &info, err, errlen) == -1)
+			return -1;
+		if (!info.running || info.pid <= 0) {
+			snprintf(err, errlen, "container '%.255s' is not running",
+			    spec.arg);
+			return -1;
+		}
+		spec.kind = TARGET_PID;
+		spec.pid = info.pid;
+	}
+	return target_open_ns(&spec, err, errlen);
+}
+
+/*
+ * Opens the target and picks the mode (DESIGN.md §1): the proc connector when
+ * the kernel ACKs pidcar's subscription, else sidecar polling of its own
+ * namespace; another namespace cannot be watched without the connector.
+ */
+static void
+open_target(struct daemon *d, struct target *t, int *cnfd, enum cn_sub *sub)
+{
+	char	err[1024];
+	int	nsfd;
+
+	if ((nsfd = open_target_ns(d->conf->target, err, sizeof(err))) == -1 ||
+	    target_attach(nsfd, t, err, sizeof(err)) == -1)
+		fatalx("target %s: %s", d->conf->target, err);
+	d->procfd = t->procfd;
+	d->pidns_ino = t->ns_ino;
+	d->init_host_pid = t->init_host_pid;
 	d->target_up = 1;
 	d->clk_tck = sysconf(_SC_CLK_TCK);
 	d->page_size = sysconf(_SC_PAGESIZE);
+	*cnfd = agent_open(sub);
+	if (*cnfd != -1) {
+		d->mode = "agent";
+		d->source = "proc_connector";
+		d->nsfd = t->nsfd;
+	} else if (t->self) {
+		log_info("proc connector: %s; watching this namespace by polling "
+		    "(sidecar mode)", errno == EPERM ? "not in the initial "
+		    "namespaces" : strerror(errno));
+		d->mode = "sidecar";
+		d->source = "procfs_poll";
+		d->nsfd = -1;
+	} else
+		fatalx("target %s: another namespace needs the proc connector, "
+		    "which does not serve pidcar here (%s): run pidcar on the host "
+		    "as root, or inside the target with target self",
+		    d->conf->target, errno == EPERM ? "not in the initial "
+		    "namespaces" : strerror(errno));
+	d->self_pid = t->self ? getpid() : 0;
 	read_boot_time(d);
+}
+
+/* The target's init exited: the namespace is empty (kernel.md §6, §0.7). */
+static void
+target_gone_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon	*d = arg;
+
+	(void)fd;
+	(void)what;
+	if (!d->target_up)
+		return;
+	d->target_up = 0;
+	log_warnx("target %s: its PID 1 exited; the namespace is gone",
+	    d->conf->target);
 }
 
 static struct config *
 load_config(struct config_args *args, int argc, char **argv)
 {
 	struct config	*conf;
+	struct tls	*t;
 	char		 err[1024];
 
 	if (config_parse_args(argc, argv, args, err, sizeof(err)) == -1) {
@@ -187,6 +285,15 @@ load_config(struct config_args *args, int argc, char **argv)
 		fprintf(stderr, "pidcar: %s\n", err);
 		exit(EX_CONFIG_STATUS);
 	}
+	/* A key that does not match its certificate is a config error too. */
+	if (conf->tls_cert.path != NULL) {
+		if ((t = tls_load(&conf->tls_cert, &conf->tls_key, err,
+		    sizeof(err))) == NULL) {
+			fprintf(stderr, "pidcar: %s\n", err);
+			exit(EX_CONFIG_STATUS);
+		}
+		tls_free(t);
+	}
 	if (args->check_only) {
 		printf("pidcar: configuration OK (%s)\n",
 		    conf->file != NULL ? conf->file : "defaults");
@@ -201,9 +308,14 @@ main(int argc, char **argv)
 {
 	struct daemon		 d;
 	struct config_args	 args;
-	struct event		*ev_sig[3];
+	struct event		*ev_sig[3], *ev_gone = NULL;
+	struct target		 tgt;
+	struct agent		*agent = NULL;
+	enum cn_sub		 sub;
+	int			 cnfd;
 	int			 sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 	int			 i, lfd;
+	char			 err[512];
 
 	memset(&d, 0, sizeof(d));
 	memset(&args, 0, sizeof(args));
@@ -214,12 +326,15 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* Everything that needs privileges is opened before the loop starts. */
-	open_target(&d);
+	open_target(&d, &tgt, &cnfd, &sub);
 	detect_features(&d);
 	if ((lfd = http_listen(d.conf->listen_host, d.conf->listen_port)) == -1)
 		exit(1);
 	load_users(&d);
 	d.pt = ptable_create();
+	d.groups = groups_create(d.clk_tck);
+	if (groups_configure(d.groups, d.conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
@@ -230,23 +345,34 @@ main(int argc, char **argv)
 	d.refresh = refresh_create(&d);
 	if ((d.poller = poller_start(&d)) == NULL)
 		exit(1);
+	if (cnfd != -1)
+		agent = agent_start(&d, d.poller, &tgt, cnfd, sub);
+	if (tgt.initfd != -1 && !tgt.self) {
+		ev_gone = event_new(d.base, tgt.initfd, EV_READ, target_gone_cb, &d);
+		event_add(ev_gone, NULL);
+	}
 	if ((d.http = http_start(&d, lfd)) == NULL)
 		exit(1);
-	log_info("pidcar %s listening on http://%s/ (mode %s, source %s, "
-	    "kernel %s)", PIDCAR_VERSION, d.conf->listen, d.mode, d.source,
+	log_info("pidcar %s listening on %s://%s/ (mode %s, source %s, "
+	    "kernel %s)", PIDCAR_VERSION, d.conf->tls_cert.path != NULL ?
+	    "https" : "http", d.conf->listen, d.mode, d.source,
 	    d.feat.release);
 
 	event_base_dispatch(d.base);
 
 	http_stop(d.http);
+	agent_free(agent);
+	if (ev_gone != NULL)
+		event_free(ev_gone);
 	poller_free(d.poller);
 	refresh_free(d.refresh);
 	for (i = 0; i < 3; i++)
 		event_free(ev_sig[i]);
 	event_base_free(d.base);
 	ptable_free(d.pt);
+	groups_free(d.groups);
 	users_free(d.users);
-	close(d.procfd);
+	target_detach(&tgt);
 	config_free(d.conf);
 	config_args_free(&args);
 	log_info("stopped");

@@ -15,16 +15,19 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "config.h"
 #include "daemon.h"
+#include "groups.h"
 #include "log.h"
 #include "poller.h"
 #include "procfs.h"
 #include "ptable.h"
+#include "redact.h"
 #include "xmalloc.h"
 
 /* Debian 12's uapi headers predate these (values from include/uapi/linux/pidfd.h). */
@@ -39,6 +42,8 @@ struct pidcar_pidfd_info {
 	uint32_t	spare0;
 };
 
+#define PIDCAR_NS_GET_PID_FROM_PIDNS	_IOR(0xb7, 0x6, int)	/* 6.11+ */
+
 #define PROBE_RANGE_MAX	4096	/* a bigger jump is cheaper as a scan */
 #define SLICE_PIDS	128	/* new processes read per loop turn */
 #define SLICE_SECONDS	0.005
@@ -51,6 +56,7 @@ struct pending {
 
 struct poller {
 	struct daemon	*d;
+	int		 agent;		/* events come from agent.c: no probe, no pidfds */
 	int		 lastpid_fd;	/* /proc/sys/kernel/ns_last_pid, or -1 */
 	pid_t		 last_pid;
 	int		 epfd;
@@ -67,6 +73,18 @@ struct poller {
 };
 
 static int	poller_scan(struct poller *);
+
+/* The host PID of the target's pid (agent mode), 0 when unknown. */
+static pid_t
+ns_to_host(const struct daemon *d, pid_t pid)
+{
+	int	r;
+
+	if (d->nsfd == -1)
+		return 0;
+	r = ioctl(d->nsfd, PIDCAR_NS_GET_PID_FROM_PIDNS, pid);
+	return r > 0 ? (pid_t)r : 0;
+}
 
 static int
 sys_pidfd_open(pid_t pid)
@@ -105,6 +123,42 @@ count_exit(struct daemon *d, int wstatus)
 	d->c.exits[exit_outcome_of(wstatus)]++;
 }
 
+/* Seconds since boot: stat's start times count from there (kernel.md §0.9). */
+static double
+now_boot(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Counts p's exit once, in the target's and in its group's counters. */
+static void
+exit_seen(struct daemon *d, struct proc *p)
+{
+	double	end = p->acct.exit_boot > 0 ? p->acct.exit_boot : now_boot();
+
+	count_exit(d, p->exit_status);
+	if (d->groups != NULL)
+		groups_exited(d->groups, d->pt, p,
+		    end - (double)p->start_ticks / (double)d->clk_tck, now_real());
+}
+
+/* CPU times only grow: a stale or racing read must not take them back. */
+static void
+store_cpu(struct proc *p, const struct proc_stat *st)
+{
+	if (st->utime > p->utime)
+		p->utime = st->utime;
+	if (st->stime > p->stime)
+		p->stime = st->stime;
+	if (st->cutime > p->cutime)
+		p->cutime = st->cutime;
+	if (st->cstime > p->cstime)
+		p->cstime = st->cstime;
+}
+
 static void
 drop_pidfd(struct poller *pl, struct proc *p)
 {
@@ -122,11 +176,13 @@ proc_gone(struct poller *pl, struct proc *p)
 	if (!p->exit_counted) {
 		if (p->exit_status == -1 && p->pidfd != -1)
 			p->exit_status = pidfd_exit_status(p->pidfd);
-		count_exit(pl->d, p->exit_status);
+		exit_seen(pl->d, p);
 	}
 	log_debug("process %d (%s) gone, status %d", (int)p->pid, p->comm,
 	    p->exit_status);
 	drop_pidfd(pl, p);
+	if (pl->d->groups != NULL)
+		groups_gone(pl->d->groups, pl->d->pt, p, now_mono());
 	ptable_remove(pl->d->pt, p);
 }
 
@@ -140,17 +196,35 @@ proc_exited(struct poller *pl, struct proc *p)
 	struct proc_stat	st;
 
 	p->exited = 1;
-	if ((p->exit_status = pidfd_exit_status(p->pidfd)) == -1 &&
-	    procfs_read_stat(pl->d->procfd, p->pid, &st) == 0 &&
-	    st.starttime == p->start_ticks) {
-		/* Field 52 is readable only while it is a zombie (kernel.md §12.2). */
+	p->acct.exit_boot = now_boot();
+	p->exit_status = pidfd_exit_status(p->pidfd);
+	/*
+	 * The zombie's stat has the final CPU (fields 14-17) and, before 6.15,
+	 * the only exit status (field 52); the reap takes both (kernel.md §12.2).
+	 */
+	if (procfs_read_stat(pl->d->procfd, p->pid, &st) == 0 &&
+	    st.starttime == p->start_ticks &&
+	    (st.state == 'Z' || st.state == 'X')) {
 		p->state = st.state;
 		p->threads = st.num_threads;
-		p->exit_status = st.exit_code;
+		p->ppid = st.ppid;
+		/*
+		 * An exec since the last refresh: the exit is the new name's, and
+		 * the CPU since that refresh too (so re-match before storing it).
+		 */
+		if (strcmp(p->comm, st.comm) != 0 && pl->d->groups != NULL) {
+			memcpy(p->comm, st.comm, sizeof(p->comm));
+			groups_assign(pl->d->groups, pl->d->pt, p, pl->d->users,
+			    now_mono());
+		}
+		store_cpu(p, &st);
+		p->acct.final_cpu = 1;
+		if (p->exit_status == -1)
+			p->exit_status = st.exit_code;
 	}
 	if (p->exit_status != -1 && !p->exit_counted) {
 		p->exit_counted = 1;
-		count_exit(pl->d, p->exit_status);
+		exit_seen(pl->d, p);
 	}
 }
 
@@ -225,9 +299,12 @@ read_owner(struct daemon *d, struct proc *p)
 	}
 }
 
-/* Reads what changes only at exec: command line (unless hidden) and exe. */
+/*
+ * Reads the command line, unless hidden, and keeps only its redacted form:
+ * JSON, text, metrics, events and match= all see no more than that.
+ */
 static void
-read_identity(struct daemon *d, struct proc *p)
+read_cmdline(struct daemon *d, struct proc *p)
 {
 	char	*cmd;
 	size_t	 len;
@@ -238,12 +315,57 @@ read_identity(struct daemon *d, struct proc *p)
 	/* With cmdline no, command lines are never read, so no query can probe them. */
 	if (d->conf->cmdline &&
 	    procfs_read_cmdline(d->procfd, p->pid, &cmd, &len) == 0) {
-		p->cmdline = cmd;
-		p->cmdline_len = len;
+		p->cmdline = redact_apply(d->conf->redact, cmd, len,
+		    &p->cmdline_len);
+		explicit_bzero(cmd, len);
+		free(cmd);
 	}
+}
+
+void
+poller_reread_cmdlines(struct daemon *d)
+{
+	struct proc	*p;
+
+	for (p = ptable_first(d->pt); p != NULL; p = ptable_next(p))
+		read_cmdline(d, p);
+}
+
+/* Reads what changes only at exec: command line (unless hidden) and exe. */
+static void
+read_identity(struct daemon *d, struct proc *p)
+{
+	read_cmdline(d, p);
 	free(p->exe);
 	p->exe = NULL;
 	procfs_read_exe(d->procfd, p->pid, &p->exe);
+}
+
+/*
+ * Re-reads exe and cmdline.  A new comm with a new exe or command line is
+ * counted as an exec; a new comm alone is a rename (prctl PR_SET_NAME).
+ */
+static void
+reread_identity(struct daemon *d, struct proc *p, int renamed)
+{
+	char	*exe = NULL, *cmd = NULL;
+	size_t	 cmdlen = p->cmdline_len;
+
+	if (renamed) {
+		exe = xstrdup(p->exe);
+		if (p->cmdline != NULL) {
+			cmd = xmalloc(cmdlen + 1);
+			memcpy(cmd, p->cmdline, cmdlen + 1);
+		}
+	}
+	read_identity(d, p);
+	if (renamed && ((exe == NULL) != (p->exe == NULL) ||
+	    (exe != NULL && strcmp(exe, p->exe) != 0) ||
+	    (cmd != NULL && p->cmdline != NULL && (cmdlen != p->cmdline_len ||
+	    memcmp(cmd, p->cmdline, cmdlen) != 0))))
+		d->c.execs++;
+	free(exe);
+	free(cmd);
 }
 
 int
@@ -252,6 +374,8 @@ poller_read_stats(struct daemon *d, struct proc *p, double now)
 	struct proc_stat	st;
 	struct proc_io		io;
 	unsigned long long	cpu;
+	long long		uid = p->uid;
+	int			identity = 0, renamed;
 
 	if (procfs_read_stat(d->procfd, p->pid, &st) == -1)
 		return -1;
@@ -260,19 +384,32 @@ poller_read_stats(struct daemon *d, struct proc *p, double now)
 		return -1;
 	}
 	/* A new comm usually means an exec: the command line changed too. */
+	renamed = p->comm[0] != '\0' && strcmp(p->comm, st.comm) != 0;
+	/*
+	 * execve sets comm and exe before the new argument pointers (ELF
+	 * loader's create_elf_tables): a read in between sees no arguments.
+	 * A process with an exe (no kernel thread) and none is read again.
+	 */
 	if (p->comm[0] != '\0' && st.state != 'Z' &&
-	    (strcmp(p->comm, st.comm) != 0 ||
-	    (d->conf->cmdline && p->cmdline == NULL)))
-		read_identity(d, p);
+	    (renamed || (d->conf->cmdline && (p->cmdline == NULL ||
+	    (p->cmdline_len == 0 && p->exe != NULL))))) {
+		reread_identity(d, p, renamed);
+		identity = 1;
+	}
 	memcpy(p->comm, st.comm, sizeof(p->comm));
+	/*
+	 * Re-matched on exec and rename before the new CPU is stored: what a
+	 * fork+exec'd program did since the last refresh is its new group's.
+	 */
+	if ((identity || renamed) && p->grp != NULL && d->groups != NULL)
+		groups_assign(d->groups, d->pt, p, d->users, now);
 	p->state = st.state;
 	p->ppid = st.ppid;
 	p->threads = st.num_threads;
 	p->vsize_bytes = st.vsize;
 	p->rss_bytes = st.rss_pages > 0 ?
 	    (unsigned long long)st.rss_pages * (unsigned long long)d->page_size : 0;
-	p->utime = st.utime;
-	p->stime = st.stime;
+	store_cpu(p, &st);
 	cpu = st.utime + st.stime;
 	if (p->sampled_at > 0 && now > p->sampled_at && cpu >= p->sampled_cpu)
 		p->cpu_percent = 100.0 * (double)(cpu - p->sampled_cpu) /
@@ -280,6 +417,8 @@ poller_read_stats(struct daemon *d, struct proc *p, double now)
 	p->sampled_at = now;
 	p->sampled_cpu = cpu;
 	p->refresh_gen++;
+	if (d->groups != NULL)
+		groups_sample(d->groups, p, now);
 	if (st.state == 'Z' || st.state == 'X') {
 		/* No fds and no io, but one first seen as a zombie needs its owner. */
 		if (p->uid < 0)
@@ -297,6 +436,9 @@ poller_read_stats(struct daemon *d, struct proc *p, double now)
 			d->c.read_errors++;
 	}
 	read_owner(d, p);
+	/* And on an owner change (setuid after the fork, no exec). */
+	if (p->uid != uid && p->grp != NULL && d->groups != NULL)
+		groups_assign(d->groups, d->pt, p, d->users, now);
 	return 0;
 }
 
@@ -305,7 +447,9 @@ poller_read_new(struct daemon *d, struct proc *p)
 {
 	if (poller_read_stats(d, p, now_mono()) == -1)
 		return -1;
-	read_identity(d, p);
+	/* poller_read_stats read them unless cmdline is off or it is a zombie. */
+	if (p->exe == NULL && p->cmdline == NULL)
+		read_identity(d, p);
 	return 0;
 }
 
@@ -321,7 +465,7 @@ poller_examine(struct poller *pl, pid_t pid, int pidfd)
 	struct proc		*p;
 
 	if (procfs_read_stat(d->procfd, pid, &st) == -1) {
-		if (pidfd != -1) {
+		if (pidfd != -1 && !pl->agent) {
 			/* Born and gone between two looks: its code is still known. */
 			d->c.forks++;
 			count_exit(d, pidfd_exit_status(pidfd));
@@ -343,8 +487,14 @@ poller_examine(struct poller *pl, pid_t pid, int pidfd)
 		fatalx("ptable_add %d", (int)pid);
 	p->scan_gen = pl->gen;
 	memcpy(p->comm, st.comm, sizeof(p->comm));
-	d->c.forks++;
-	if (pidfd == -1 && pl->npidfds < pl->max_pidfds) {
+	if (pl->agent)
+		/* Agent mode counts FORK events; the exits come as EXIT events. */
+		ptable_set_host(d->pt, p, ns_to_host(d, pid));
+	else
+		d->c.forks++;
+	if (pl->agent)
+		;	/* no pidfds: EXIT events tell */
+	else if (pidfd == -1 && pl->npidfds < pl->max_pidfds) {
 		if ((pidfd = sys_pidfd_open(pid)) == -1 && errno == EMFILE)
 			log_warnx("out of file descriptors for pidfds");
 	} else if (pidfd == -1)
@@ -353,7 +503,69 @@ poller_examine(struct poller *pl, pid_t pid, int pidfd)
 		watch_pidfd(pl, p, pidfd);
 	if (poller_read_new(d, p) == -1 && !PROCFS_VANISHED(errno))
 		d->c.read_errors++;
+	if (d->groups != NULL)
+		groups_assign(d->groups, d->pt, p, d->users, now_mono());
 	/* A pidfd taken after the exit fires at once; without one, a scan tells. */
+}
+
+struct proc *
+poller_born(struct poller *pl, pid_t pid)
+{
+	poller_examine(pl, pid, -1);
+	return ptable_find(pl->d->pt, pid);
+}
+
+void
+poller_exit(struct poller *pl, struct proc *p, int wstatus)
+{
+	struct proc_stat	st;
+	int			pidfd;
+
+	p->exited = 1;
+	p->exit_status = wstatus;
+	p->acct.exit_boot = now_boot();
+	/* Still a zombie (its parent has not waited): listed until the reap. */
+	if (procfs_read_stat(pl->d->procfd, p->pid, &st) == 0 &&
+	    st.starttime == p->start_ticks &&
+	    (st.state == 'Z' || st.state == 'X')) {
+		p->state = st.state;
+		p->threads = st.num_threads;
+		store_cpu(p, &st);
+		p->acct.final_cpu = 1;
+		if (!p->exit_counted) {
+			p->exit_counted = 1;
+			exit_seen(pl->d, p);
+		}
+		/* The connector says nothing at the reap: a pidfd's EPOLLHUP does. */
+		if (p->pidfd == -1 && p->host_pid > 0 &&
+		    (pidfd = sys_pidfd_open(p->host_pid)) != -1)
+			watch_pidfd(pl, p, pidfd);
+		if (p->pidfd != -1)
+			return;
+	}
+	proc_gone(pl, p);
+}
+
+void
+poller_count_exit(struct poller *pl, int wstatus)
+{
+	count_exit(pl->d, wstatus);
+}
+
+void
+poller_changed(struct poller *pl, struct proc *p, int exec)
+{
+	struct daemon	*d = pl->d;
+	struct proc_stat st;
+
+	if (procfs_read_stat(d->procfd, p->pid, &st) == 0 &&
+	    st.starttime == p->start_ticks)
+		memcpy(p->comm, st.comm, sizeof(p->comm));
+	if (exec)
+		read_identity(d, p);
+	read_owner(d, p);
+	if (d->groups != NULL)
+		groups_assign(d->groups, d->pt, p, d->users, now_mono());
 }
 
 static void
@@ -552,7 +764,8 @@ poller_start(struct daemon *d)
 	struct poller	*pl = xcalloc(1, sizeof(*pl));
 
 	pl->d = d;
-	pl->max_pidfds = d->feat.pidfd ? pidfd_budget(d) : 0;
+	pl->agent = d->nsfd != -1;
+	pl->max_pidfds = d->feat.pidfd && !pl->agent ? pidfd_budget(d) : 0;
 	if ((pl->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		log_warn("epoll_create1");
 		free(pl);
@@ -565,9 +778,10 @@ poller_start(struct daemon *d)
 		free(pl);
 		return NULL;
 	}
-	pl->lastpid_fd = openat(d->procfd, "sys/kernel/ns_last_pid",
-	    O_RDONLY | O_CLOEXEC);
-	if (pl->lastpid_fd == -1)
+	/* ns_last_pid is the reader's namespace's, useless for another target. */
+	pl->lastpid_fd = pl->agent ? -1 : openat(d->procfd,
+	    "sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
+	if (pl->lastpid_fd == -1 && !pl->agent)
 		log_warn("ns_last_pid (new processes are found by scans only)");
 	else
 		read_last_pid(pl, &pl->last_pid);

@@ -31,6 +31,22 @@ void		 poller_free(struct poller *);
  * errno (PROCFS_VANISHED when it is gone).
  */
 int		 poller_read_new(struct daemon *, struct proc *);
+/*
+ * Reads every command line again with d->conf's cmdline and redaction (after a
+ * reload: new rules apply to running processes too; cmdline no forgets them).
+ */
+void		 poller_reread_cmdlines(struct daemon *);
+/*
+ * Agent mode (agent.c drives these from connector events).  poller_born reads
+ * a new process of the target (namespace PID) and returns it, or NULL when it
+ * is gone already; poller_exit records a decoded EXIT (a zombie stays listed);
+ * poller_count_exit counts the exit of one that was never read;
+ * poller_changed re-reads after EXEC (exec 1), COMM, UID or GID.
+ */
+struct proc	*poller_born(struct poller *, pid_t);
+void		 poller_exit(struct poller *, struct proc *, int wstatus);
+void		 poller_count_exit(struct poller *, int wstatus);
+void		 poller_changed(struct poller *, struct proc *, int exec);
 /* Reads the fast-changing stats of one process (stat, io, fds); 0 or -1 with errno. */
 int		 poller_read_stats(struct daemon *, struct proc *, double now);
 

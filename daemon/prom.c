@@ -1,19 +1,17 @@
 /*
- * /metrics in the Prometheus text format 0.0.4, written straight into a buf.
- * prom_read_self is the one function here that reads /proc (our own entries).
+ * /metrics in the Prometheus text format 0.0.4 or OpenMetrics 1.0, written
+ * straight into one buf in one pass over the table (pure: scrape.c does the
+ * negotiation, gzip and /proc/self).
  */
-#include <sys/resource.h>
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
+#include <sys/wait.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "config.h"
 #include "daemon.h"
+#include "groups.h"
 #include "ptable.h"
 #include "render.h"
 #include "xmalloc.h"
@@ -32,13 +30,14 @@ static const struct {
 };
 #define NSTATES		(sizeof(states) / sizeof(states[0]))
 
-enum { G_PROCS, G_THREADS, G_RSS, G_VSIZE, G_N };
+static const char *const modes[GROUPS_NMODES] = { "user", "system" };
 
-struct group_agg {
-	const char		*name;
-	unsigned long long	 v[G_N];
+/* Where samples go and how: the two formats differ only in metadata and the end. */
+struct out {
+	struct buf	*b;
+	int		 om;		/* OpenMetrics 1.0 */
+	int		 nlabels;	/* of the sample being written */
 };
-
 
 /* Reads a C string as the bytes of its repaired UTF-8 (invalid bytes as U+FFFD). */
 struct utf8_cursor {
@@ -68,21 +67,6 @@ utf8_next(struct utf8_cursor *c)
 	}
 	c->npend--;
 	return *c->pend++;
-}
-
-/* Orders names as their label values will read, so names that repair alike merge. */
-static int
-label_cmp(const char *a, const char *b)
-{
-	struct utf8_cursor	ca = { (const unsigned char *)a, NULL, 0 };
-	struct utf8_cursor	cb = { (const unsigned char *)b, NULL, 0 };
-	int			x, y;
-
-	do {
-		x = utf8_next(&ca);
-		y = utf8_next(&cb);
-	} while (x == y && x != -1);
-	return x < y ? -1 : x > y;
 }
 
 void
@@ -128,84 +112,153 @@ put_real(struct buf *b, double v)
 	buf_puts(b, s);
 }
 
-static void
-family(struct buf *b, const char *name, const char *type, const char *help)
+static int
+has_suffix(const char *s, size_t n, const char *suffix)
 {
-	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	size_t	k = strlen(suffix);
+
+	return n >= k && memcmp(s + n - k, suffix, k) == 0;
 }
 
-/* name{label="value"} or plain name when label is NULL. */
+/*
+ * HELP and TYPE of a family named as its samples are (counters with _total,
+ * info metrics with _info).  OpenMetrics names the family without the
+ * suffix, has an info type, and gets a UNIT that the name ends with.
+ */
 static void
-series(struct buf *b, const char *name, const char *label, const char *value)
+family(struct out *o, const char *name, const char *type, const char *help)
 {
-	buf_puts(b, name);
-	if (label == NULL) {
-		buf_putc(b, ' ');
-		return;
+	size_t		 n = strlen(name);
+	const char	*t = type;
+
+	if (o->om && strcmp(type, "counter") == 0 && has_suffix(name, n, "_total"))
+		n -= strlen("_total");
+	else if (strcmp(type, "info") == 0) {
+		if (o->om)
+			n -= strlen("_info");
+		else
+			t = "gauge";
 	}
-	buf_printf(b, "{%s=\"", label);
-	prom_escape_label(b, value);
-	buf_puts(b, "\"} ");
+	buf_printf(o->b, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int)n, name, help,
+	    (int)n, name, t);
+	if (!o->om)
+		return;
+	if (has_suffix(name, n, "_seconds"))
+		buf_printf(o->b, "# UNIT %.*s seconds\n", (int)n, name);
+	else if (has_suffix(name, n, "_bytes"))
+		buf_printf(o->b, "# UNIT %.*s bytes\n", (int)n, name);
 }
 
 static void
-sample_u(struct buf *b, const char *name, const char *label, const char *value,
+begin(struct out *o, const char *name)
+{
+	buf_puts(o->b, name);
+	o->nlabels = 0;
+}
+
+static void
+label(struct out *o, const char *key, const char *value)
+{
+	buf_putc(o->b, o->nlabels++ ? ',' : '{');
+	buf_puts(o->b, key);
+	buf_puts(o->b, "=\"");
+	prom_escape_label(o->b, value != NULL ? value : "");
+	buf_putc(o->b, '"');
+}
+
+static void
+end_u(struct out *o, unsigned long long v)
+{
+	buf_printf(o->b, "%s %llu\n", o->nlabels ? "}" : "", v);
+}
+
+static void
+end_r(struct out *o, double v)
+{
+	buf_puts(o->b, o->nlabels ? "} " : " ");
+	put_real(o->b, v);
+	buf_putc(o->b, '\n');
+}
+
+/* name{key="value"} v, or plain name v when key is NULL. */
+static void
+sample_u(struct out *o, const char *name, const char *key, const char *value,
     unsigned long long v)
 {
-	series(b, name, label, value);
-	buf_printf(b, "%llu\n", v);
+	begin(o, name);
+	if (key != NULL)
+		label(o, key, value);
+	end_u(o, v);
 }
 
 static void
-sample_r(struct buf *b, const char *name, double v)
+sample_r(struct out *o, const char *name, const char *key, const char *value,
+    double v)
 {
-	series(b, name, NULL, NULL);
-	put_real(b, v);
-	buf_putc(b, '\n');
+	begin(o, name);
+	if (key != NULL)
+		label(o, key, value);
+	end_r(o, v);
 }
 
 static void
-gauge_u(struct buf *b, const char *name, const char *help, unsigned long long v)
+gauge_u(struct out *o, const char *name, const char *help, unsigned long long v)
 {
-	family(b, name, "gauge", help);
-	sample_u(b, name, NULL, NULL, v);
+	family(o, name, "gauge", help);
+	sample_u(o, name, NULL, NULL, v);
 }
 
 static void
-counter_u(struct buf *b, const char *name, const char *help, unsigned long long v)
+gauge_r(struct out *o, const char *name, const char *help, double v)
 {
-	family(b, name, "counter", help);
-	sample_u(b, name, NULL, NULL, v);
+	family(o, name, "gauge", help);
+	sample_r(o, name, NULL, NULL, v);
 }
 
 static void
-render_info(struct buf *b, const struct daemon *d)
+counter_u(struct out *o, const char *name, const char *help, unsigned long long v)
 {
-	family(b, "pidcar_info", "gauge",
+	family(o, name, "counter", help);
+	sample_u(o, name, NULL, NULL, v);
+}
+
+/* Start time in seconds since the epoch of something started ticks after boot. */
+static double
+epoch_of(const struct daemon *d, unsigned long long ticks)
+{
+	return (double)d->btime + (double)ticks /
+	    (double)(d->clk_tck > 0 ? d->clk_tck : 100);
+}
+
+static double
+seconds_of(const struct daemon *d, unsigned long long ticks)
+{
+	return (double)ticks / (double)(d->clk_tck > 0 ? d->clk_tck : 100);
+}
+
+static void
+render_info(struct out *o, const struct daemon *d)
+{
+	family(o, "pidcar_info", "gauge",
 	    "Constant 1, labelled with how pidcar runs and what it watches.");
-	buf_puts(b, "pidcar_info{mode=\"");
-	prom_escape_label(b, d->mode != NULL ? d->mode : "");
-	buf_puts(b, "\",source=\"");
-	prom_escape_label(b, d->source != NULL ? d->source : "");
-	buf_puts(b, "\",target=\"");
-	prom_escape_label(b, d->conf != NULL && d->conf->target != NULL ?
-	    d->conf->target : "");
-	buf_puts(b, "\",version=\"");
-	prom_escape_label(b, PIDCAR_VERSION);
-	buf_puts(b, "\"} 1\n");
-	gauge_u(b, "pidcar_target_up",
+	begin(o, "pidcar_info");
+	label(o, "mode", d->mode);
+	label(o, "source", d->source);
+	label(o, "target", d->conf != NULL ? d->conf->target : NULL);
+	label(o, "version", PIDCAR_VERSION);
+	end_u(o, 1);
+	gauge_u(o, "pidcar_target_up",
 	    "1 while the target namespace is attached and readable, else 0.",
 	    d->target_up != 0);
-	gauge_u(b, "pidcar_ready",
+	gauge_u(o, "pidcar_ready",
 	    "1 once the target is attached and the first scan is done, else 0.",
 	    d->ready != 0);
-	family(b, "pidcar_start_time_seconds", "gauge",
-	    "Start time of pidcar since the Unix epoch in seconds.");
-	sample_r(b, "pidcar_start_time_seconds", d->started);
+	gauge_r(o, "pidcar_start_time_seconds",
+	    "Start time of pidcar since the Unix epoch in seconds.", d->started);
 }
 
 static void
-render_table(struct buf *b, const struct daemon *d)
+render_table(struct out *o, const struct daemon *d)
 {
 	unsigned long long	 bystate[NSTATES + 1] = { 0 }, threads = 0;
 	struct proc		*p;
@@ -218,253 +271,407 @@ render_table(struct buf *b, const struct daemon *d)
 		if (p->threads > 0)
 			threads += (unsigned long long)p->threads;
 	}
-	gauge_u(b, "pidcar_processes",
+	gauge_u(o, "pidcar_processes",
 	    "Processes in the target PID namespace.", ptable_count(d->pt));
-	gauge_u(b, "pidcar_threads",
+	gauge_u(o, "pidcar_threads",
 	    "Threads of the processes in the target PID namespace.", threads);
-	family(b, "pidcar_processes_by_state", "gauge",
+	family(o, "pidcar_processes_by_state", "gauge",
 	    "Processes in the target PID namespace by kernel state.");
 	for (i = 0; i < NSTATES; i++)
-		sample_u(b, "pidcar_processes_by_state", "state",
+		sample_u(o, "pidcar_processes_by_state", "state",
 		    states[i].name, bystate[i]);
-	sample_u(b, "pidcar_processes_by_state", "state", "other",
+	sample_u(o, "pidcar_processes_by_state", "state", "other",
 	    bystate[NSTATES]);
 }
 
 static void
-render_counters(struct buf *b, const struct daemon *d)
+render_counters(struct out *o, const struct daemon *d)
 {
-	int	i;
+	unsigned long long	exits = 0;
+	int			i;
 
-	counter_u(b, "pidcar_forks_total",
+	counter_u(o, "pidcar_forks_total",
 	    "Processes created in the target; in sidecar polling mode, new "
 	    "processes discovered (a process that lived between two scans is missed).",
 	    d->c.forks);
-	family(b, "pidcar_exits_total", "counter",
+	counter_u(o, "pidcar_execs_total",
+	    "Execs in the target; in sidecar polling mode, a new comm with a new "
+	    "exe or command line noticed at a refresh.", d->c.execs);
+	family(o, "pidcar_exits_total", "counter",
 	    "Processes of the target that exited, by outcome.");
-	for (i = 0; i < EXIT_NOUTCOMES; i++)
-		sample_u(b, "pidcar_exits_total", "outcome",
+	for (i = 0; i < EXIT_NOUTCOMES; i++) {
+		sample_u(o, "pidcar_exits_total", "outcome",
 		    exit_outcome_name(i), d->c.exits[i]);
-	counter_u(b, "pidcar_events_lost_total",
-	    "Process events the kernel dropped before pidcar read them.", 0);
-	counter_u(b, "pidcar_resyncs_total",
+		exits += d->c.exits[i];
+	}
+	family(o, "pidcar_events_total", "counter",
+	    "Process lifecycle events pidcar handled, by type.");
+	sample_u(o, "pidcar_events_total", "type", "fork", d->c.forks);
+	sample_u(o, "pidcar_events_total", "type", "exec", d->c.execs);
+	sample_u(o, "pidcar_events_total", "type", "exit", exits);
+	counter_u(o, "pidcar_events_lost_total",
+	    "Process events the kernel dropped before pidcar read them.",
+	    d->c.events_lost);
+	counter_u(o, "pidcar_resyncs_total",
 	    "Full rescans forced by lost events or an inconsistent table.",
 	    d->c.resyncs);
-	counter_u(b, "pidcar_proc_scans_total",
+	counter_u(o, "pidcar_proc_scans_total",
 	    "Full scans of the target's /proc.", d->c.scans);
-	counter_u(b, "pidcar_refreshes_total",
+	counter_u(o, "pidcar_refreshes_total",
 	    "Refreshes of the per-process statistics.", d->c.refreshes);
-	counter_u(b, "pidcar_proc_read_errors_total",
+	counter_u(o, "pidcar_proc_read_errors_total",
 	    "Reads of /proc that failed for a live process.", d->c.read_errors);
-	family(b, "pidcar_scrape_duration_seconds", "gauge",
-	    "Seconds the previous /metrics request took, refresh included.");
-	sample_r(b, "pidcar_scrape_duration_seconds", d->last_scrape);
+	gauge_r(o, "pidcar_scrape_duration_seconds",
+	    "Seconds the previous /metrics request took, refresh included.",
+	    d->last_scrape);
 }
 
-static int
-group_cmp(const void *a, const void *b)
-{
-	const struct proc	*pa = *(struct proc *const *)a;
-	const struct proc	*pb = *(struct proc *const *)b;
-
-	return label_cmp(pa->group != NULL ? pa->group : "",
-	    pb->group != NULL ? pb->group : "");
-}
-
-/* Sums v (sorted by group) into g; returns the number of groups. */
-static size_t
-group_sum(struct proc **v, size_t n, struct group_agg *g)
-{
-	size_t	i, ng = 0;
-
-	for (i = 0; i < n; i++) {
-		const char		*name = v[i]->group != NULL ? v[i]->group : "";
-		struct group_agg	*a;
-
-		if (ng == 0 || label_cmp(g[ng - 1].name, name) != 0) {
-			memset(&g[ng], 0, sizeof(g[ng]));
-			g[ng++].name = name;
-		}
-		a = &g[ng - 1];
-		a->v[G_PROCS]++;
-		if (v[i]->threads > 0)
-			a->v[G_THREADS] += (unsigned long long)v[i]->threads;
-		a->v[G_RSS] += v[i]->rss_bytes;
-		a->v[G_VSIZE] += v[i]->vsize_bytes;
-	}
-	return ng;
-}
+enum { GF_PROCS, GF_THREADS, GF_RSS, GF_VSIZE, GF_FDS, GF_OLDEST, GF_N };
 
 static void
-render_groups(struct buf *b, const struct daemon *d)
+render_group_gauges(struct out *o, const struct daemon *d,
+    const struct group_view *v, size_t n)
 {
 	static const struct {
 		const char	*name;
 		const char	*help;
-	} fams[G_N] = {
-		[G_PROCS] = { "pidcar_group_processes",
-		    "Processes in the group." },
-		[G_THREADS] = { "pidcar_group_threads",
+	} fams[GF_N] = {
+		[GF_PROCS] = { "pidcar_group_processes",
+		    "Processes in the group, zombies included." },
+		[GF_THREADS] = { "pidcar_group_threads",
 		    "Threads of the group's processes." },
-		[G_RSS] = { "pidcar_group_resident_memory_bytes",
+		[GF_RSS] = { "pidcar_group_resident_memory_bytes",
 		    "Resident memory of the group's processes in bytes." },
-		[G_VSIZE] = { "pidcar_group_virtual_memory_bytes",
+		[GF_VSIZE] = { "pidcar_group_virtual_memory_bytes",
 		    "Virtual memory of the group's processes in bytes." },
+		[GF_FDS] = { "pidcar_group_open_fds",
+		    "Open file descriptors of the group's processes (those readable)." },
+		[GF_OLDEST] = { "pidcar_group_oldest_start_time_seconds",
+		    "Start time of the group's oldest live process since the Unix "
+		    "epoch in seconds, 0 when it has none." },
 	};
-	struct proc		**v;
-	struct group_agg	 *g;
-	size_t			  n, ng, i, f;
+	size_t	f, i;
 
-	n = ptable_snapshot(d->pt, &v);
-	qsort(v, n, sizeof(*v), group_cmp);
-	g = xreallocarray(NULL, n + 1, sizeof(*g));
-	ng = group_sum(v, n, g);
-	for (f = 0; f < G_N; f++) {
-		family(b, fams[f].name, "gauge", fams[f].help);
-		for (i = 0; i < ng; i++)
-			sample_u(b, fams[f].name, "group", g[i].name, g[i].v[f]);
+	for (f = 0; f < GF_N; f++) {
+		family(o, fams[f].name, "gauge", fams[f].help);
+		for (i = 0; i < n; i++) {
+			begin(o, fams[f].name);
+			label(o, "group", v[i].g->name);
+			switch (f) {
+			case GF_PROCS:	end_u(o, v[i].processes); break;
+			case GF_THREADS: end_u(o, v[i].threads); break;
+			case GF_RSS:	end_u(o, v[i].rss_bytes); break;
+			case GF_VSIZE:	end_u(o, v[i].vsize_bytes); break;
+			case GF_FDS:	end_u(o, v[i].fds); break;
+			default:
+				end_r(o, v[i].has_oldest ?
+				    epoch_of(d, v[i].oldest_ticks) : 0);
+			}
+		}
 	}
-	free(g);
+}
+
+static void
+render_group_counters(struct out *o, const struct daemon *d,
+    const struct group_view *v, size_t n)
+{
+	static const char *const io[2] = {
+		"pidcar_group_read_bytes_total", "pidcar_group_write_bytes_total"
+	};
+	size_t	i;
+	int	m, k;
+
+	family(o, "pidcar_group_cpu_seconds_total", "counter",
+	    "CPU time of the group's processes in seconds, those that exited "
+	    "included, by mode.");
+	for (i = 0; i < n; i++) {
+		for (m = 0; m < GROUPS_NMODES; m++) {
+			begin(o, "pidcar_group_cpu_seconds_total");
+			label(o, "group", v[i].g->name);
+			label(o, "mode", modes[m]);
+			end_r(o, seconds_of(d, v[i].cpu_ticks[m]));
+		}
+	}
+	for (k = 0; k < 2; k++) {
+		family(o, io[k], "counter", k == 0 ?
+		    "Bytes the group's processes read from storage, those that "
+		    "exited included." :
+		    "Bytes the group's processes wrote to storage, those that "
+		    "exited included.");
+		for (i = 0; i < n; i++)
+			sample_u(o, io[k], "group", v[i].g->name, v[i].io[k]);
+	}
+	family(o, "pidcar_group_exits_total", "counter",
+	    "Processes of the group that exited, by outcome.");
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < EXIT_NOUTCOMES; k++) {
+			begin(o, "pidcar_group_exits_total");
+			label(o, "group", v[i].g->name);
+			label(o, "outcome", exit_outcome_name(k));
+			end_u(o, v[i].g->exits[k]);
+		}
+	}
+	family(o, "pidcar_group_restarts_total", "counter",
+	    "Processes that joined the group in place of one that had exited.");
+	for (i = 0; i < n; i++)
+		sample_u(o, "pidcar_group_restarts_total", "group",
+		    v[i].g->name, v[i].g->restarts);
+}
+
+static void
+render_lifetimes(struct out *o, const struct group_view *v, size_t n)
+{
+	static const char	*name = "pidcar_group_process_lifetime_seconds";
+	char			 le[32];
+	unsigned long long	 cum;
+	size_t			 i, k;
+
+	family(o, name, "histogram",
+	    "How long the group's processes lived, observed when they exit.");
+	for (i = 0; i < n; i++) {
+		const struct group	*g = v[i].g;
+
+		for (cum = 0, k = 0; k <= GROUPS_NBUCKETS; k++) {
+			if (k < GROUPS_NBUCKETS) {
+				cum += g->lifetime_bucket[k];
+				snprintf(le, sizeof(le), "%g", groups_buckets[k]);
+			} else {
+				cum = g->lifetime_count;
+				snprintf(le, sizeof(le), "+Inf");
+			}
+			begin(o, "pidcar_group_process_lifetime_seconds_bucket");
+			label(o, "group", g->name);
+			label(o, "le", le);
+			end_u(o, cum);
+		}
+		begin(o, "pidcar_group_process_lifetime_seconds_sum");
+		label(o, "group", g->name);
+		end_r(o, g->lifetime_sum);
+		begin(o, "pidcar_group_process_lifetime_seconds_count");
+		label(o, "group", g->name);
+		end_u(o, g->lifetime_count);
+	}
+}
+
+static void
+render_groups(struct out *o, const struct daemon *d)
+{
+	struct group_view	*v = NULL;
+	size_t			 n = 0;
+
+	if (d->groups != NULL)
+		n = groups_view(d->groups, d->pt, &v);
+	render_group_gauges(o, d, v, n);
+	render_group_counters(o, d, v, n);
+	render_lifetimes(o, v, n);
+	free(v);
+}
+
+/* The last exit as s6-svstat says it: an exit code, or 128 + the signal as shells do. */
+static void
+render_main_exit(struct out *o, const struct main_status *m)
+{
+	const char	*outcome = "none", *abbrev;
+	char		 code[16] = "", sig[32] = "";
+	double		 value = -1;
+	int		 st = m->last_status;
+
+	if (m->exited) {
+		outcome = exit_outcome_name(exit_outcome_of(st));
+		if (st >= 0 && WIFEXITED(st)) {
+			value = WEXITSTATUS(st);
+			snprintf(code, sizeof(code), "%d", WEXITSTATUS(st));
+		} else if (st >= 0 && WIFSIGNALED(st)) {
+			value = 128 + WTERMSIG(st);
+			if ((abbrev = sigabbrev_np(WTERMSIG(st))) != NULL)
+				snprintf(sig, sizeof(sig), "SIG%s", abbrev);
+			else
+				snprintf(sig, sizeof(sig), "SIG%d", WTERMSIG(st));
+		}
+	}
+	gauge_r(o, "pidcar_main_last_exit_code",
+	    "Exit code of the main process's last exit, 128 + the signal when "
+	    "killed by one, -1 before any exit or when unknown.", value);
+	gauge_r(o, "pidcar_main_last_exit_time_seconds",
+	    "When the main process last exited, since the Unix epoch in seconds; "
+	    "0 never.", m->last_exit_at);
+	family(o, "pidcar_main_last_exit_info", "info",
+	    "The main process's last exit: outcome (none before the first), exit "
+	    "code or signal name.");
+	begin(o, "pidcar_main_last_exit_info");
+	label(o, "outcome", outcome);
+	label(o, "code", code);
+	label(o, "signal", sig);
+	end_u(o, 1);
+}
+
+static void
+render_main(struct out *o, const struct daemon *d)
+{
+	static const struct main_status	 none = { .last_status = -1 };
+	const struct main_status	*m = &none;
+
+	if (d->groups != NULL)
+		m = groups_main(d->groups);
+	gauge_u(o, "pidcar_main_up",
+	    "1 while the main process runs (the namespace's PID 1 unless main "
+	    "is set), else 0.", m->up != 0);
+	gauge_u(o, "pidcar_main_pid",
+	    "PID of the main process in the target namespace, 0 while it is down.",
+	    m->up ? (unsigned long long)m->pid : 0);
+	gauge_r(o, "pidcar_main_start_time_seconds",
+	    "Start time of the running main process since the Unix epoch in "
+	    "seconds, 0 while it is down.",
+	    m->up ? epoch_of(d, m->start_ticks) : 0);
+	counter_u(o, "pidcar_main_restarts_total",
+	    "Times a new main process started after the previous one exited.",
+	    m->restarts);
+	counter_u(o, "pidcar_main_exits_total",
+	    "Exits of the main process.", m->exits);
+	render_main_exit(o, m);
+}
+
+static int
+by_cpu_desc(const void *a, const void *b)
+{
+	const struct proc	*pa = *(struct proc *const *)a;
+	const struct proc	*pb = *(struct proc *const *)b;
+	unsigned long long	 ca = pa->utime + pa->stime, cb = pb->utime + pb->stime;
+
+	if (ca != cb)
+		return ca > cb ? -1 : 1;
+	return pa->pid < pb->pid ? -1 : pa->pid > pb->pid;
+}
+
+static int
+by_pid(const void *a, const void *b)
+{
+	const struct proc	*pa = *(struct proc *const *)a;
+	const struct proc	*pb = *(struct proc *const *)b;
+
+	return pa->pid < pb->pid ? -1 : pa->pid > pb->pid;
+}
+
+enum {
+	PF_CPU, PF_RSS, PF_VSIZE, PF_THREADS, PF_FDS, PF_READ, PF_WRITE,
+	PF_START, PF_N
+};
+
+static void
+process_sample(struct out *o, const struct daemon *d, const struct proc *p,
+    int f, const char *name)
+{
+	char	pid[16];
+	int	m;
+
+	snprintf(pid, sizeof(pid), "%d", (int)p->pid);
+	if ((f == PF_FDS && p->fds < 0) || (f == PF_READ && p->read_bytes < 0) ||
+	    (f == PF_WRITE && p->write_bytes < 0))
+		return;
+	for (m = 0; m < (f == PF_CPU ? GROUPS_NMODES : 1); m++) {
+		begin(o, name);
+		label(o, "pid", pid);
+		label(o, "comm", p->comm);
+		switch (f) {
+		case PF_CPU:
+			label(o, "mode", modes[m]);
+			end_r(o, seconds_of(d, m == 0 ? p->utime : p->stime));
+			break;
+		case PF_RSS:	end_u(o, p->rss_bytes); break;
+		case PF_VSIZE:	end_u(o, p->vsize_bytes); break;
+		case PF_THREADS:
+			end_u(o, p->threads > 0 ? (unsigned long long)p->threads : 0);
+			break;
+		case PF_FDS:	end_u(o, (unsigned long long)p->fds); break;
+		case PF_READ:	end_u(o, (unsigned long long)p->read_bytes); break;
+		case PF_WRITE:	end_u(o, (unsigned long long)p->write_bytes); break;
+		default:	end_r(o, epoch_of(d, p->start_ticks));
+		}
+	}
+}
+
+/* pidcar_process_*{pid,comm}: opt-in, and only the top per_process_limit by CPU. */
+static void
+render_processes(struct out *o, const struct daemon *d)
+{
+	static const struct {
+		const char	*name;
+		const char	*type;
+		const char	*help;
+	} fams[PF_N] = {
+		[PF_CPU] = { "pidcar_process_cpu_seconds_total", "counter",
+		    "CPU time of the process in seconds, by mode." },
+		[PF_RSS] = { "pidcar_process_resident_memory_bytes", "gauge",
+		    "Resident memory of the process in bytes." },
+		[PF_VSIZE] = { "pidcar_process_virtual_memory_bytes", "gauge",
+		    "Virtual memory of the process in bytes." },
+		[PF_THREADS] = { "pidcar_process_threads", "gauge",
+		    "Threads of the process." },
+		[PF_FDS] = { "pidcar_process_open_fds", "gauge",
+		    "Open file descriptors of the process." },
+		[PF_READ] = { "pidcar_process_read_bytes_total", "counter",
+		    "Bytes the process read from storage." },
+		[PF_WRITE] = { "pidcar_process_write_bytes_total", "counter",
+		    "Bytes the process wrote to storage." },
+		[PF_START] = { "pidcar_process_start_time_seconds", "gauge",
+		    "Start time of the process since the Unix epoch in seconds." },
+	};
+	struct proc	**v;
+	size_t		  n, i, limit;
+	int		  f;
+
+	if (d->conf == NULL || !d->conf->per_process_metrics)
+		return;
+	limit = d->conf->per_process_limit > 0 ?
+	    (size_t)d->conf->per_process_limit : 0;
+	n = ptable_snapshot(d->pt, &v);
+	if (n > limit) {
+		qsort(v, n, sizeof(*v), by_cpu_desc);
+		n = limit;
+		qsort(v, n, sizeof(*v), by_pid);
+	}
+	for (f = 0; f < PF_N; f++) {
+		family(o, fams[f].name, fams[f].type, fams[f].help);
+		for (i = 0; i < n; i++)
+			process_sample(o, d, v[i], f, fams[f].name);
+	}
 	free(v);
 }
 
 static void
-render_self(struct buf *b, const struct self_metrics *m)
+render_self(struct out *o, const struct self_metrics *m)
 {
-	family(b, "process_cpu_seconds_total", "counter",
+	family(o, "process_cpu_seconds_total", "counter",
 	    "Total user and system CPU time spent in seconds.");
-	sample_r(b, "process_cpu_seconds_total", m->cpu_seconds);
-	family(b, "process_resident_memory_bytes", "gauge",
-	    "Resident memory size in bytes.");
-	sample_r(b, "process_resident_memory_bytes", m->resident_bytes);
-	family(b, "process_virtual_memory_bytes", "gauge",
-	    "Virtual memory size in bytes.");
-	sample_r(b, "process_virtual_memory_bytes", m->virtual_bytes);
-	if (m->open_fds >= 0) {
-		family(b, "process_open_fds", "gauge",
-		    "Number of open file descriptors.");
-		sample_r(b, "process_open_fds", m->open_fds);
-	}
-	family(b, "process_max_fds", "gauge",
-	    "Maximum number of open file descriptors.");
-	sample_r(b, "process_max_fds", m->max_fds);
-	family(b, "process_start_time_seconds", "gauge",
-	    "Start time of the process since unix epoch in seconds.");
-	sample_r(b, "process_start_time_seconds", m->start_time);
+	sample_r(o, "process_cpu_seconds_total", NULL, NULL, m->cpu_seconds);
+	gauge_r(o, "process_resident_memory_bytes",
+	    "Resident memory size in bytes.", m->resident_bytes);
+	gauge_r(o, "process_virtual_memory_bytes",
+	    "Virtual memory size in bytes.", m->virtual_bytes);
+	if (m->open_fds >= 0)
+		gauge_r(o, "process_open_fds",
+		    "Number of open file descriptors.", m->open_fds);
+	gauge_r(o, "process_max_fds",
+	    "Maximum number of open file descriptors.", m->max_fds);
+	gauge_r(o, "process_start_time_seconds",
+	    "Start time of the process since unix epoch in seconds.",
+	    m->start_time);
 }
 
 void
 prom_render(const struct daemon *d, const struct self_metrics *self,
-    struct buf *out)
+    enum prom_format fmt, struct buf *b)
 {
-	render_info(out, d);
-	render_table(out, d);
-	render_counters(out, d);
-	render_groups(out, d);
+	struct out	o = { b, fmt == PROM_OPENMETRICS, 0 };
+
+	render_info(&o, d);
+	render_table(&o, d);
+	render_counters(&o, d);
+	render_groups(&o, d);
+	render_main(&o, d);
+	render_processes(&o, d);
 	if (self != NULL)
-		render_self(out, self);
-}
-
-/* Fields 14 (utime), 15 (stime), 22 (starttime), 23 (vsize), 24 (rss) of /proc/self/stat. */
-static int
-self_stat(unsigned long long *ticks, unsigned long long *start,
-    unsigned long long *vsize, unsigned long long *rss)
-{
-	char			 buf[1024], *p, *end;
-	unsigned long long	 f[25];
-	ssize_t			 n;
-	int			 fd, i;
-
-	if ((fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* comm may hold ')' and spaces: the fields start after the last ')'. */
-	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ' || p[2] == '\0')
-		goto garbage;
-	p += 3;
-	for (i = 4; i <= 24; i++) {
-		errno = 0;
-		f[i] = strtoull(p, &end, 10);
-		if (end == p || errno != 0)
-			goto garbage;
-		p = end;
-	}
-	*ticks = f[14] + f[15];
-	*start = f[22];
-	*vsize = f[23];
-	*rss = f[24];
-	return 0;
-garbage:
-	errno = EINVAL;
-	return -1;
-}
-
-/* "btime N" of /proc/stat: boot time in seconds since the epoch. */
-static int
-self_btime(unsigned long long *btime)
-{
-	FILE	*f;
-	char	*line = NULL;
-	size_t	 cap = 0;
-	int	 found = 0;
-
-	if ((f = fopen("/proc/stat", "re")) == NULL)
-		return -1;
-	while (!found && getline(&line, &cap, f) != -1)
-		found = sscanf(line, "btime %llu", btime) == 1;
-	free(line);
-	fclose(f);
-	if (!found) {
-		errno = EINVAL;
-		return -1;
-	}
-	return 0;
-}
-
-/* Entries of /proc/self/fd but the one opendir holds; -1 when unreadable. */
-static double
-self_open_fds(void)
-{
-	DIR		*dir;
-	struct dirent	*de;
-	double		 n = 0;
-	char		 own[16];
-
-	if ((dir = opendir("/proc/self/fd")) == NULL)
-		return -1;
-	snprintf(own, sizeof(own), "%d", dirfd(dir));
-	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] != '.' && strcmp(de->d_name, own) != 0)
-			n++;
-	}
-	closedir(dir);
-	return n;
-}
-
-int
-prom_read_self(struct self_metrics *m)
-{
-	unsigned long long	 ticks, start, vsize, rss, btime;
-	struct rlimit		 rl;
-	long			 hz = sysconf(_SC_CLK_TCK);
-	long			 page = sysconf(_SC_PAGESIZE);
-
-	if (hz <= 0 || page <= 0)
-		return -1;
-	if (self_stat(&ticks, &start, &vsize, &rss) == -1 ||
-	    self_btime(&btime) == -1)
-		return -1;
-	m->cpu_seconds = (double)ticks / (double)hz;
-	m->resident_bytes = (double)rss * (double)page;
-	m->virtual_bytes = (double)vsize;
-	m->start_time = (double)btime + (double)start / (double)hz;
-	m->open_fds = self_open_fds();
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return -1;
-	m->max_fds = (double)rl.rlim_cur;
-	return 0;
+		render_self(&o, self);
+	if (o.om)
+		buf_puts(b, "# EOF\n");
 }

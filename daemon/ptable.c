@@ -8,6 +8,7 @@
 
 struct ptable {
 	struct proc_tree	 tree;
+	struct proc_htree	 htree;
 	size_t			 count;
 };
 
@@ -19,12 +20,21 @@ proc_cmp(struct proc *a, struct proc *b)
 
 RB_GENERATE(proc_tree, proc, entry, proc_cmp)
 
+static int
+proc_hcmp(struct proc *a, struct proc *b)
+{
+	return a->host_pid < b->host_pid ? -1 : a->host_pid > b->host_pid;
+}
+
+RB_GENERATE(proc_htree, proc, hentry, proc_hcmp)
+
 struct ptable *
 ptable_create(void)
 {
 	struct ptable	*pt = xcalloc(1, sizeof(*pt));
 
 	RB_INIT(&pt->tree);
+	RB_INIT(&pt->htree);
 	return pt;
 }
 
@@ -83,8 +93,37 @@ ptable_add(struct ptable *pt, pid_t pid, unsigned long long start_ticks)
 }
 
 void
+ptable_set_host(struct ptable *pt, struct proc *p, pid_t host_pid)
+{
+	struct proc	*old;
+
+	if (p->host_pid > 0)
+		RB_REMOVE(proc_htree, &pt->htree, p);
+	p->host_pid = host_pid;
+	if (host_pid <= 0)
+		return;
+	/* A stale entry with the same host PID lost its process: unindex it. */
+	if ((old = RB_INSERT(proc_htree, &pt->htree, p)) != NULL) {
+		RB_REMOVE(proc_htree, &pt->htree, old);
+		old->host_pid = 0;
+		RB_INSERT(proc_htree, &pt->htree, p);
+	}
+}
+
+struct proc *
+ptable_find_host(struct ptable *pt, pid_t host_pid)
+{
+	struct proc	key;
+
+	key.host_pid = host_pid;
+	return RB_FIND(proc_htree, &pt->htree, &key);
+}
+
+void
 ptable_remove(struct ptable *pt, struct proc *p)
 {
+	if (p->host_pid > 0)
+		RB_REMOVE(proc_htree, &pt->htree, p);
 	RB_REMOVE(proc_tree, &pt->tree, p);
 	pt->count--;
 	proc_free(p);

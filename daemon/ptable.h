@@ -8,6 +8,23 @@
 
 #include <bsd/sys/tree.h>
 
+struct group;
+
+/* What groups.c has credited for one process: ticks and bytes. */
+struct proc_acct {
+	unsigned long long base_ticks[2];	/* utime, stime when it joined its group */
+	unsigned long long base_io[2];	/* read, write bytes then */
+	unsigned long long cut_seen[2];	/* cutime, cstime at the last sample */
+	unsigned long long cut_pending[2];	/* CPU of seen children not in cut_seen yet */
+	unsigned long long cut_fresh[2];	/* cut growth nothing explained, newest */
+	unsigned long long cut_held[2];	/* older, credited after a grace period */
+	double		 held_since;	/* monotonic */
+	double		 exit_boot;	/* CLOCK_BOOTTIME seconds at the exit, 0 not yet */
+	int		 sampled;	/* cut_seen is set */
+	int		 final_cpu;	/* utime/stime are the zombie's last */
+	int		 exit_done;	/* groups_exited ran */
+};
+
 /*
  * One process.  Identity is (pid, start_ticks): PIDs are reused, the start time
  * in clock ticks since boot is not (kernel.md §0.9).  Numbers that could not be
@@ -15,6 +32,7 @@
  */
 struct proc {
 	RB_ENTRY(proc)	 entry;
+	RB_ENTRY(proc)	 hentry;	/* by host_pid, when it is set */
 	pid_t		 pid;		/* in the target namespace */
 	pid_t		 ppid;		/* in the target namespace, 0 for a root */
 	pid_t		 host_pid;	/* agent mode; 0 in sidecar mode */
@@ -36,7 +54,11 @@ struct proc {
 	long long	 fds;		/* -1 unreadable */
 	long long	 read_bytes;	/* -1 unreadable */
 	long long	 write_bytes;
-	const char	*group;		/* points at comm or a config group name */
+	const char	*group;		/* comm until assigned, then grp->name */
+	struct group	*grp;		/* groups.c owns it and keeps it while we point at it */
+	unsigned long long cutime;	/* stat 16, 17: CPU of waited-for children */
+	unsigned long long cstime;
+	struct proc_acct acct;
 
 	/* Bookkeeping for the shell (poller, refresh). */
 	int		 pidfd;		/* -1 when not held */
@@ -51,6 +73,8 @@ struct proc {
 
 RB_HEAD(proc_tree, proc);
 RB_PROTOTYPE(proc_tree, proc, entry, proc_cmp)
+RB_HEAD(proc_htree, proc);
+RB_PROTOTYPE(proc_htree, proc, hentry, proc_hcmp)
 
 struct ptable;
 
@@ -62,6 +86,10 @@ void		 ptable_free(struct ptable *);
 struct proc	*ptable_find(struct ptable *, pid_t);
 /* Adds a new process (unknown fields -1/NULL); returns it, owned by the table. */
 struct proc	*ptable_add(struct ptable *, pid_t, unsigned long long start_ticks);
+/* Records p's host PID (agent mode) and indexes it; 0 forgets it. */
+void		 ptable_set_host(struct ptable *, struct proc *, pid_t host_pid);
+/* Returns the process with this host PID, or NULL. */
+struct proc	*ptable_find_host(struct ptable *, pid_t host_pid);
 /* Removes and frees one process. */
 void		 ptable_remove(struct ptable *, struct proc *);
 size_t		 ptable_count(const struct ptable *);

@@ -43,8 +43,19 @@ char	*text_ps(const struct daemon *, struct proc **v, size_t n, size_t *len);
 /* /tree: pstree-like indentation from the namespace's roots. */
 char	*text_tree(const struct daemon *, size_t *len);
 
-/* Prometheus text format 0.0.4 of everything the daemon knows. */
-void	 prom_render(const struct daemon *, const struct self_metrics *, struct buf *out);
+enum prom_format { PROM_TEXT, PROM_OPENMETRICS };
+#define PROM_CT_TEXT		"text/plain; version=0.0.4; charset=utf-8"
+#define PROM_CT_OPENMETRICS	"application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+/* Everything the daemon knows, in text format 0.0.4 or OpenMetrics 1.0, appended to out. */
+void	 prom_render(const struct daemon *, const struct self_metrics *,
+	    enum prom_format, struct buf *out);
+/* The format an Accept header asks for (NULL: text). */
+enum prom_format prom_negotiate(const char *accept);
+/* Whether an Accept-Encoding header takes gzip. */
+int	 prom_accepts_gzip(const char *accept_encoding);
+/* Appends in[0..len) gzip-compressed to out; 0 or -1. */
+int	 prom_gzip(const char *in, size_t len, struct buf *out);
 /* Appends s to out escaped as a label value (backslash, quote, newline). */
 void	 prom_escape_label(struct buf *out, const char *s);
 /* Reads /proc/self for the process_* family; 0 or -1. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon.h"
 #include "ptable.h"
 #include "route.h"
 #include "users.h"
@@ -128,7 +129,7 @@ route_parse(const char *path, struct route_match *m, char *err, size_t errlen)
 	}
 	if (strnlen(path, PATH_MAX_BYTES + 1) > PATH_MAX_BYTES) {
 		snprintf(err, errlen, "path longer than %d bytes", PATH_MAX_BYTES);
-		return 400;
+		return 414;
 	}
 	quote(path, q, sizeof(q));
 	if (has_dot_segment(path)) {
@@ -183,29 +184,6 @@ digit(unsigned long v, char c)
 	return v > MATCH_MAX_COST ? MATCH_MAX_COST + 1 : v;
 }
 
-/* The ']' that ends the bracket expression at s, or NULL. */
-static const char *
-skip_bracket(const char *s)
-{
-	char	close;
-
-	s++;
-	if (*s == '^')
-		s++;
-	if (*s == ']')
-		s++;
-	for (; *s != '\0' && *s != ']'; s++) {
-		if (*s == '[' && (s[1] == ':' || s[1] == '.' || s[1] == '=')) {
-			close = s[1];
-			for (s += 2; *s != '\0' && !(s[0] == close && s[1] == ']'); s++)
-				;
-			if (*s == '\0')
-				return NULL;
-			s++;
-		}
-	}
-	return *s == ']' ? s : NULL;
-}
 
 /*
  * glibc's regcomp copies a bounded repeat n times, so nested bounds multiply:
@@ -230,7 +208,7 @@ match_cost(const char *re)
 				s++;
 			goto atom;
 		case '[':
-			if ((s = skip_bracket(s)) == NULL)
+			if ((s = regex_skip_bracket(s)) == NULL)
 				return 0;	/* unterminated: regcomp says so */
 			goto atom;
 		case '(':
@@ -241,7 +219,9 @@ match_cost(const char *re)
 		case ')':
 			if (d == 0)
 				goto atom;
-			g = total[d] + last[d];
+			/* An empty group is a node too: "()()+++..." is not free. */
+			if ((g = total[d] + last[d]) == 0)
+				g = 1;
 			d--;
 			total[d] += last[d];
 			last[d] = g;
@@ -250,8 +230,10 @@ match_cost(const char *re)
 			total[d] += last[d];
 			last[d] = 0;
 			break;
-		case '*':
 		case '+':
+			last[d] *= 2;	/* glibc compiles x+ as xx*: "(a)+++..." doubles */
+			break;
+		case '*':
 		case '?':
 			break;
 		case '{': {
@@ -477,20 +459,6 @@ match_subject(const struct proc *p, struct buf *scratch)
 	return scratch->data;
 }
 
-static int
-user_matches(const struct users *users, long long uid, const char *want)
-{
-	const char	*name;
-	char		 num[24];
-
-	if (uid < 0)
-		return 0;
-	if (users != NULL && (name = users_name(users, uid)) != NULL &&
-	    strcmp(name, want) == 0)
-		return 1;
-	snprintf(num, sizeof(num), "%lld", uid);
-	return strcmp(num, want) == 0;
-}
 
 static int
 keep(const struct query *q, const struct users *users, const struct proc *p,
@@ -502,7 +470,7 @@ keep(const struct query *q, const struct users *users, const struct proc *p,
 		return 0;
 	if (q->group != NULL && (p->group == NULL || strcmp(p->group, q->group) != 0))
 		return 0;
-	if (q->user != NULL && !user_matches(users, p->uid, q->user))
+	if (q->user != NULL && !users_match(users, p->uid, q->user))
 		return 0;
 	if (q->has_match &&
 	    regexec(&q->match, match_subject(p, scratch), 0, NULL, 0) != 0)

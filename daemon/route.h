@@ -30,8 +30,8 @@ struct route_match {
 
 /*
  * Matches an already percent-decoded path.  Returns 0 with *m set, 404 for an
- * unknown path, or 400 for a malformed PID segment ("12abc", "0", overflow),
- * with a message in err.
+ * unknown path, 400 for a malformed PID segment ("12abc", "0", overflow) or
+ * a "." or ".." segment, or 414 for a path over 1024 bytes, with a message in err.
  */
 int	route_parse(const char *path, struct route_match *m, char *err, size_t errlen);
 

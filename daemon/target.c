@@ -65,11 +65,22 @@ container_name_ok(const char *s)
 	return 1;
 }
 
+/* spec as it may be echoed: at most 64 bytes, control bytes as '?'. */
+static const char *
+shown(const char *spec, char *out, size_t outlen)
+{
+	size_t	i;
+
+	for (i = 0; spec[i] != '\0' && i < outlen - 1 && i < 64; i++)
+		out[i] = spec[i] >= 0x20 && spec[i] < 0x7f ? spec[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
 int
 target_parse(const char *spec, struct target_spec *t, char *err, size_t errlen)
 {
-	static const char	accepted[] = "accepted: self, pid:N, ns:PATH, "
-	    "cgroup:PATH, container:NAME";
+	char			 v[72];
 	const char		*arg = strchr(spec, ':');
 
 	memset(t, 0, sizeof(*t));
@@ -83,16 +94,16 @@ target_parse(const char *spec, struct target_spec *t, char *err, size_t errlen)
 	if (strncmp(spec, "pid:", 4) == 0) {
 		t->kind = TARGET_PID;
 		if (parse_pid(arg, &t->pid) == -1) {
-			snprintf(err, errlen, "'%.64s': bad PID (a decimal from "
-			    "1 to %d)", spec, PID_MAX_LIMIT);
+			snprintf(err, errlen, "'%s': bad PID (a decimal from "
+			    "1 to %d)", shown(spec, v, sizeof(v)), PID_MAX_LIMIT);
 			return -1;
 		}
 	} else if (strncmp(spec, "ns:", 3) == 0 ||
 	    strncmp(spec, "cgroup:", 7) == 0) {
 		t->kind = spec[0] == 'n' ? TARGET_NS : TARGET_CGROUP;
 		if (arg[0] != '/' && t->kind == TARGET_NS) {
-			snprintf(err, errlen, "'%.64s': the path must be "
-			    "absolute", spec);
+			snprintf(err, errlen, "'%s': the path must be "
+			    "absolute", shown(spec, v, sizeof(v)));
 			return -1;
 		}
 		/* A relative cgroup path is under the cgroup2 root. */
@@ -101,8 +112,8 @@ target_parse(const char *spec, struct target_spec *t, char *err, size_t errlen)
 	} else if (strncmp(spec, "container:", 10) == 0) {
 		t->kind = TARGET_CONTAINER;
 		if (!container_name_ok(arg) || strlen(arg) > 255) {
-			snprintf(err, errlen, "'%.64s': not a container name or "
-			    "ID ([a-zA-Z0-9][a-zA-Z0-9_.-]*)", spec);
+			snprintf(err, errlen, "'%s': not a container name or "
+			    "ID ([a-zA-Z0-9][a-zA-Z0-9_.-]*)", shown(spec, v, sizeof(v)));
 			return -1;
 		}
 		snprintf(t->arg, sizeof(t->arg), "%s", arg);
@@ -110,7 +121,7 @@ target_parse(const char *spec, struct target_spec *t, char *err, size_t errlen)
 		goto bad;
 	return 0;
 bad:
-	snprintf(err, errlen, "'%.64s' is not a target (%s)", spec, accepted);
+	snprintf(err, errlen, "'%s' is not a target", shown(spec, v, sizeof(v)));
 	return -1;
 }
 

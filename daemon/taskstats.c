@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,13 @@ taskstats_decode(const void *msg, size_t len, struct ts_record *out)
 	int			 found = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (len < sizeof(*nh) || !mnl_nlmsg_ok(nh, (int)len) ||
+	/*
+	 * mnl_nlmsg_ok compares nlmsg_len as an int (0x80000000 passed), and the
+	 * attribute walk runs to the aligned end: both must lie in the buffer
+	 * (fuzz_netlink found the overread).
+	 */
+	if (len < sizeof(*nh) || len > INT_MAX || nh->nlmsg_len > len ||
+	    MNL_ALIGN(nh->nlmsg_len) > len || !mnl_nlmsg_ok(nh, (int)len) ||
 	    nh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(GENL_HDRLEN))
 		return -1;
 	mnl_attr_for_each(a, nh, GENL_HDRLEN) {

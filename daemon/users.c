@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -296,4 +297,19 @@ users_free(struct users *t)
 	free(t->byuid);
 	free(t->byname);
 	free(t);
+}
+
+int
+users_match(const struct users *t, long long uid, const char *want)
+{
+	const char	*name;
+	char		 num[24];
+
+	if (uid < 0)
+		return 0;
+	if (t != NULL && (name = users_name(t, uid)) != NULL &&
+	    strcmp(name, want) == 0)
+		return 1;
+	snprintf(num, sizeof(num), "%lld", uid);
+	return strcmp(num, want) == 0;
 }

@@ -15,6 +15,8 @@ const char	*users_name(const struct users *, long long uid);
 /* Returns the uid for a name, or -1 when unknown. */
 long long	 users_uid(const struct users *, const char *name);
 size_t		 users_count(const struct users *);
+/* Whether uid is want, by name in the table (may be NULL) or as a decimal number. */
+int		 users_match(const struct users *, long long uid, const char *want);
 void		 users_free(struct users *);
 
 #endif

@@ -83,3 +83,26 @@ utf8_len(const unsigned char *s, size_t n, unsigned long *cpp)
 		*cpp = cp;
 	return len;
 }
+
+const char *
+regex_skip_bracket(const char *s)
+{
+	char	close;
+
+	s++;
+	if (*s == '^')
+		s++;
+	if (*s == ']')
+		s++;
+	for (; *s != '\0' && *s != ']'; s++) {
+		if (*s == '[' && (s[1] == ':' || s[1] == '.' || s[1] == '=')) {
+			close = s[1];
+			for (s += 2; *s != '\0' && !(s[0] == close && s[1] == ']'); s++)
+				;
+			if (*s == '\0')
+				return NULL;
+			s++;
+		}
+	}
+	return *s == ']' ? s : NULL;
+}

@@ -51,13 +51,15 @@ xstrdup(const char *s)
 	return p;
 }
 
+/* Copies at most n bytes of s, which need not be NUL-terminated within them. */
 char *
 xstrndup(const char *s, size_t n)
 {
-	char	*p;
+	size_t	 len = strnlen(s, n);
+	char	*p = xmalloc(len + 1);
 
-	if ((p = strndup(s, n)) == NULL)
-		fatal("strndup");
+	memcpy(p, s, len);
+	p[len] = '\0';
 	return p;
 }
 

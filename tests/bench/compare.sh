@@ -52,6 +52,7 @@ nsenter -t "$T" -p -m prometheus-process-exporter -config.path "$WORK/pe.yml" \
 	-web.listen-address 127.0.0.1:19257 >"$WORK/pe.log" 2>&1 &
 PIDS+=($!)
 pe=$(child_of $!)
+PIDS+=("$pe")
 until curl -s -o /dev/null --max-time 300 http://127.0.0.1:19257/metrics; do sleep 0.5; done
 read -r pe_ms pe_cpu <<<"$(measure pe http://127.0.0.1:19257/metrics "$pe")"
 pe_rss=$(rss "$pe")
@@ -61,6 +62,7 @@ nsenter -t "$T" -p -m "$PIDCAR" --listen 127.0.0.1:19258 --refresh_age 0 \
 	--log_level warning >"$WORK/pidcar.log" 2>&1 &
 PIDS+=($!)
 pc=$(child_of $!)
+PIDS+=("$pc")
 until curl -sf -o /dev/null http://127.0.0.1:19258/readyz; do sleep 0.1; done
 read -r pc_ms pc_cpu <<<"$(measure pidcar http://127.0.0.1:19258/metrics "$pc")"
 read -r pl_ms pl_cpu <<<"$(measure pidcar http://127.0.0.1:19258/api/v1/processes "$pc")"

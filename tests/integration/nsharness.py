@@ -174,8 +174,14 @@ def raw_request(port, data, timeout=5.0):
 def run_pidcar(args, env=None, timeout=15.0):
     """Runs the binary directly (no namespace) for CLI checks; returns CompletedProcess."""
     require_binary()
-    return subprocess.run([PIDCAR_BIN, *args], env=clean_env(env), capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    r = subprocess.run([PIDCAR_BIN, *args], env=clean_env(env), capture_output=True,
+                       text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    # Under ASan/UBSan a report (a leak at exit included) fails the test.
+    bad = [ln for ln in r.stderr.splitlines() if SANITIZER_RE.search(ln)]
+    if bad:
+        pytest.fail("sanitizer report from pidcar %s:\n%s" % (" ".join(args), r.stderr),
+                    pytrace=False)
+    return r
 
 
 def read_proc_nspid(host_pid):

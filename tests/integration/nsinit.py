@@ -9,6 +9,8 @@ Run by conftest.py as `unshare --pid --fork --mount-proc --kill-child
      "names": ["we ird)name"],    # forked children that renamed themselves
      "zombies": 1,                # "ptest-zparent" that never waits for its dead child
      "users": [65534],            # sleepers running as these uids
+     "argv": [["mysql", "-phunter2"]],  # pausing pythons with exactly this argv
+                                  # (str; os.fsdecode'd bytes for non-UTF-8)
      "pidcar": {"argv": [...], "env": {...}, "stdout": PATH, "stderr": PATH} or null}
 
 When everything exists (every sleeper has exec'd, every zombie is a zombie) it writes
@@ -25,6 +27,8 @@ import threading
 import time
 
 SLEEP = "/bin/sleep"
+PYTHON = "/usr/bin/python3"
+PAUSE = b"import signal; signal.pause()"
 PR_SET_NAME = 15
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -111,6 +115,16 @@ class Builder:
             pause_forever()
         self.fork(body)
 
+    def argv(self, i, argv):
+        # python3 with argv[0] and "-c PAUSE" first: the rest is never parsed.
+        # A secret in the environment too, which pidcar must never show.
+        def body():
+            self.report("argv", i, os.getpid())
+            os.execve(PYTHON, [os.fsencode(argv[0]), b"-c", PAUSE] +
+                      [os.fsencode(a) for a in argv[1:]],
+                      dict(os.environ, SECRET_TOKEN="hunter2-environ"))
+        self.fork(body)
+
     def named(self, name):
         def body():
             set_comm(name)
@@ -167,6 +181,20 @@ def wait_comm(pid, comm, deadline):
         time.sleep(0.002)
 
 
+def wait_cmdline(pid, want, deadline):
+    """Waits until pid has exec'd into exactly this command line."""
+    while True:
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if f.read() == want:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("pid %d never exec'd its argv" % pid)
+        time.sleep(0.002)
+
+
 def build(spec):
     b = Builder()
     for i in range(spec.get("plain", 0)):
@@ -177,12 +205,15 @@ def build(spec):
         b.chain(i, depth)
     for i in range(spec.get("threaded", 0)):
         b.threaded(i)
+    for i, argv in enumerate(spec.get("argv", [])):
+        b.argv(i, argv)
     for name in spec.get("names", []):
         b.named(name)
     for i in range(spec.get("zombies", 0)):
         b.zombie(i)
     info = {"init": os.getpid(), "plain": [], "users": {}, "chains": [],
-            "threaded": [], "named": {}, "zombie_parents": [], "zombies": []}
+            "threaded": [], "named": {}, "zombie_parents": [], "zombies": [],
+            "argv": [0] * len(spec.get("argv", []))}
     sleepers = []
     for words in b.collect():
         kind = words[0]
@@ -209,6 +240,8 @@ def build(spec):
         elif kind == "threaded":
             info["threaded"].append(int(words[2]))
             info["threaded"].sort()
+        elif kind == "argv":
+            info["argv"][int(words[1])] = int(words[2])
         elif kind == "named":
             # json.dumps of the name has no spaces only if the name has none: rejoin.
             rest = " ".join(words[1:]).rstrip("\n")
@@ -220,6 +253,10 @@ def build(spec):
     deadline = time.monotonic() + 10
     for pid in sleepers:
         wait_comm(pid, "sleep", deadline)
+    for i, argv in enumerate(spec.get("argv", [])):
+        want = b"".join(os.fsencode(a) + b"\0" for a in
+                        [argv[0], "-c", PAUSE.decode()] + argv[1:])
+        wait_cmdline(info["argv"][i], want, deadline)
     expect = spec.get("plain", 0) + len(spec.get("users", [])) + sum(spec.get("chains", []))
     if len(sleepers) != expect:
         raise RuntimeError("expected %d sleepers, got %d" % (expect, len(sleepers)))

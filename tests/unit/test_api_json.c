@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "groups.h"
 #include "ptable.h"
 #include "render.h"
 #include "xmalloc.h"
@@ -470,7 +471,8 @@ test_status(void **state)
 	static const char *keys[] = {
 		"version", "mode", "source", "target", "ready", "target_up",
 		"started_at", "uptime_seconds", "pid", "processes", "capabilities",
-		"kernel", "counters", "refresh", "config", NULL
+		"kernel", "counters", "refresh", "config", "main", "groups",
+		"accounting", NULL
 	};
 	struct fixture	*f = *state;
 	json_t		*j, *o, *v;
@@ -536,12 +538,75 @@ test_status(void **state)
 	assert_true(json_real_value(json_object_get(o, "poll_interval_seconds")) == 0.05);
 	assert_true(json_real_value(json_object_get(o, "scan_interval_seconds")) == 2.0);
 	assert_true(json_is_true(json_object_get(o, "cmdline")));
+	assert_true(json_is_null(json_object_get(j, "main")));
+	o = json_object_get(j, "accounting");
+	assert_non_null(strstr(json_string_value(json_object_get(o,
+	    "exit_status")), "field 52"));
+	assert_true(json_real_value(json_object_get(o,
+	    "lifetime_resolution_seconds")) == 0.01);
 	json_decref(j);
 
 	f->d.self_pid = 17;
 	j = parse(api_status(&f->d, &len), &len);
 	assert_int_equal(json_integer_value(json_object_get(j, "pid")), 17);
 	json_decref(j);
+}
+
+/* The main process in status, as s6-svstat shows a service; groups and accounting beside it. */
+static void
+test_status_main(void **state)
+{
+	struct fixture	*f = *state;
+	struct proc	*p;
+	json_t		*j, *m, *e;
+	size_t		 len;
+	char		 err[128];
+
+	f->conf.main_group = "app";
+	f->conf.group_by_comm = 1;
+	f->conf.max_groups = 10;
+	f->d.groups = groups_create(100);
+	assert_int_equal(groups_configure(f->d.groups, &f->conf, err,
+	    sizeof(err)), 0);
+	p = add(f, 5, 1, "app");
+	groups_assign(f->d.groups, f->d.pt, p, NULL, 0);
+	j = parse(api_status(&f->d, &len), &len);
+	m = json_object_get(j, "main");
+	assert_string_equal(json_string_value(json_object_get(m, "group")), "app");
+	assert_string_equal(json_string_value(json_object_get(m, "selected_by")), "group");
+	assert_true(json_is_true(json_object_get(m, "up")));
+	assert_int_equal(json_integer_value(json_object_get(m, "pid")), 5);
+	/* since = start: btime + 100005 ticks of 10 ms. */
+	assert_string_equal(json_string_value(json_object_get(m, "since")),
+	    "2026-11-29T11:45:53.050Z");
+	assert_true(json_is_null(json_object_get(m, "last_exit")));
+	json_decref(j);
+
+	p->exited = 1;
+	p->exit_status = 9;		/* SIGKILL */
+	groups_exited(f->d.groups, f->d.pt, p, 2, (double)EPOCH + 7.5);
+	j = parse(api_status(&f->d, &len), &len);
+	m = json_object_get(j, "main");
+	assert_true(json_is_false(json_object_get(m, "up")));
+	assert_true(json_is_null(json_object_get(m, "pid")));
+	assert_string_equal(json_string_value(json_object_get(m, "since")),
+	    "2026-11-29T11:46:00.500Z");
+	assert_int_equal(json_integer_value(json_object_get(m, "exits")), 1);
+	assert_int_equal(json_integer_value(json_object_get(m, "restarts")), 0);
+	e = json_object_get(m, "last_exit");
+	assert_string_equal(json_string_value(json_object_get(e, "outcome")), "signaled");
+	assert_string_equal(json_string_value(json_object_get(e, "signal")), "SIGKILL");
+	assert_true(json_is_null(json_object_get(e, "exit_code")));
+	assert_true(json_is_false(json_object_get(e, "core_dumped")));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j,
+	    "groups"), "count")), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j,
+	    "accounting"), "exits_with_sampled_cpu")), 1);
+	json_decref(j);
+	ptable_free(f->d.pt);
+	f->d.pt = ptable_create();
+	groups_free(f->d.groups);
+	f->d.groups = NULL;
 }
 
 static void
@@ -582,6 +647,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tree_chain_parses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tree_cycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_main, setup, teardown),
 		cmocka_unit_test(test_error),
 	};
 

@@ -102,8 +102,46 @@ test_defaults(void **state)
 	assert_true(near(conf->refresh_age, 1));
 	assert_int_equal(conf->cmdline, 1);
 	assert_int_equal(conf->max_connections, 64);
+	assert_int_equal(conf->max_connections_per_ip, 32);
+	assert_true(near(conf->connection_timeout, 30));
+	assert_null(conf->auth_token.path);
+	assert_null(conf->metrics_token.path);
+	assert_null(conf->tls_cert.path);
+	assert_null(conf->tls_key.path);
 	config_free(conf);
 	config_free(NULL);
+}
+
+/* A token file: read whole, one trailing newline dropped, "none" clears it. */
+static void
+test_token_file(void **state)
+{
+	struct config	*conf = config_defaults();
+	char		 err[512], path[] = "/tmp/pidcar-test-token-XXXXXX";
+	int		 fd;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) != -1);
+	assert_int_equal(write(fd, "abcdefghijklmnop=\n", 18), 18);
+	close(fd);
+	assert_int_equal(config_set(conf, "t", "auth_token_file", path, err,
+	    sizeof(err)), 0);
+	assert_string_equal(conf->auth_token.path, path);
+	assert_string_equal(conf->auth_token.data, "abcdefghijklmnop=");
+	assert_int_equal(conf->auth_token.len, 17);
+	assert_int_equal(config_set(conf, "t", "auth_token_file", "none", err,
+	    sizeof(err)), 0);
+	assert_null(conf->auth_token.path);
+	assert_null(conf->auth_token.data);
+	assert_int_equal(config_set(conf, "t", "metrics_token_file",
+	    "/nonexistent/x", err, sizeof(err)), -1);
+	expect_contains(err, "t: metrics_token_file: /nonexistent/x: No such "
+	    "file or directory", "token");
+	assert_int_equal(config_set(conf, "t", "tls_key", path, err,
+	    sizeof(err)), -1);
+	expect_contains(err, "no PEM private key", "tls_key");
+	unlink(path);
+	config_free(conf);
 }
 
 struct good {
@@ -193,13 +231,18 @@ static const struct bad bads[] = {
 	{ "bad_unknown.conf", 3, NULL,
 	    "unknown keyword 'lisen' (did you mean 'listen'?)" },
 	{ "bad_unknown_far.conf", 1, NULL, "unknown keyword 'frobnicate' "
-	    "(accepted: cmdline, listen, log_level, max_connections, "
-	    "poll_interval, refresh_age, scan_interval, target)" },
+	    "(accepted: auth_token_file, cmdline, connection_timeout, group, "
+	    "group_by_comm, listen, log_level, main, max_connections, "
+	    "max_connections_per_ip, max_groups, metrics_token_file, "
+	    "per_process_limit, per_process_metrics, poll_interval, redact, "
+	    "redact_defaults, refresh_age, scan_interval, target, tls_cert, "
+	    "tls_key)" },
 	{ "bad_missing_value.conf", 2, "poll_interval", "missing value" },
 	{ "bad_extra_words.conf", 2, "listen",
 	    "extra word '0.0.0.0:9723' after the value" },
 	{ "bad_target.conf", 2, "target",
-	    "'pid:12' is not supported yet (accepted: self)" },
+	    "'pid:12abc': bad PID (a decimal from 1 to 4194304) (accepted: self, "
+	    "pid:N, ns:PATH, cgroup:PATH or container:NAME)" },
 	{ "bad_log_level.conf", 1, "log_level", "unknown level 'verbose' "
 	    "(accepted: error, warning, info, debug)" },
 	{ "bad_duration.conf", 2, "poll_interval",
@@ -435,7 +478,7 @@ test_env(void **state)
 	    "of range (accepted: ADDR:PORT, port 1-65535)");
 	assert_null(build(FIX "empty.conf", empty, err, sizeof(err)));
 	assert_string_equal(err, "environment PIDCAR_TARGET: target: missing "
-	    "value (accepted: self)");
+	    "value (accepted: self, pid:N, ns:PATH, cgroup:PATH or container:NAME)");
 	/* Names that are no keyword are warned about, one each, and ignored. */
 	warned = log_warnings();
 	assert_non_null(conf = build(FIX "empty.conf", unknown, err,
@@ -451,7 +494,7 @@ test_option_errors(void **state)
 {
 	char	*argv[] = { "pidcar", "-f", FIX "full.conf",
 		    "--max_connections", "0", NULL };
-	char	*argv2[] = { "pidcar", "--target", "pid:12", NULL };
+	char	*argv2[] = { "pidcar", "--target", "host", NULL };
 	struct config_args	 args;
 	char			 err[512];
 
@@ -466,8 +509,8 @@ test_option_errors(void **state)
 	    0);
 	args.file = FIX "empty.conf";
 	assert_null(config_build(&args, NULL, err, sizeof(err)));
-	assert_string_equal(err, "option --target: target: 'pid:12' is not "
-	    "supported yet (accepted: self)");
+	assert_string_equal(err, "option --target: target: 'host' is not a "
+	    "target (accepted: self, pid:N, ns:PATH, cgroup:PATH or container:NAME)");
 	config_args_free(&args);
 }
 
@@ -695,8 +738,8 @@ test_config_set(void **state)
 	assert_string_equal(conf->listen_host, "::1");
 	assert_int_equal(config_set(conf, "here", "nope", "1", err,
 	    sizeof(err)), -1);
-	expect_contains(err, "here: unknown keyword 'nope' (accepted: cmdline, "
-	    "listen, ", "config_set");
+	expect_contains(err, "here: unknown keyword 'nope' (accepted: "
+	    "auth_token_file, cmdline, ", "config_set");
 	/* A failed set leaves the old value in place. */
 	assert_int_equal(config_set(conf, "here", "listen", "[::1]:0", err,
 	    sizeof(err)), -1);
@@ -708,8 +751,8 @@ test_config_set(void **state)
 	/* Control bytes in a bad value are not echoed raw. */
 	assert_int_equal(config_set(conf, "here", "target", "a\033[2Jb", err,
 	    sizeof(err)), -1);
-	assert_string_equal(err, "here: target: 'a?[2Jb' is not supported yet "
-	    "(accepted: self)");
+	assert_string_equal(err, "here: target: 'a?[2Jb' is not a target "
+	    "(accepted: self, pid:N, ns:PATH, cgroup:PATH or container:NAME)");
 	config_free(conf);
 }
 
@@ -737,7 +780,7 @@ test_usage(void **state)
 				    "--max_connections N",
 				    "--poll_interval DURATION",
 				    "--refresh_age DURATION",
-				    "--scan_interval DURATION", "--target self" };
+				    "--scan_interval DURATION", "--target SPEC" };
 	const char *const	 defaults[] = { "(default yes)",
 				    "(default 127.0.0.1:9723)", "(default info)",
 				    "(default 64)", "(default 50ms)",
@@ -772,6 +815,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_token_file),
 		cmocka_unit_test(test_good_fixtures),
 		cmocka_unit_test(test_bad_fixtures),
 		cmocka_unit_test(test_exact_messages),

@@ -9,14 +9,18 @@
 #include <sys/wait.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "config.h"
 #include "daemon.h"
+#include "groups.h"
 #include "ptable.h"
 #include "render.h"
 #include "xmalloc.h"
@@ -30,18 +34,34 @@
 
 struct fixture {
 	struct daemon	d;
-	struct config	conf;
+	struct config	*conf;
 	struct buf	out;
 };
+
+/* Applies config text to the fixture's config and groups. */
+static void
+configure(struct fixture *f, const char *text)
+{
+	char	err[512];
+
+	if (config_parse_buffer(f->conf, "test.conf", text, strlen(text), err,
+	    sizeof(err)) == -1)
+		fail_msg("%s", err);
+	if (groups_configure(f->d.groups, f->conf, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	groups_rematch(f->d.groups, f->d.pt, NULL, 0);
+}
 
 static int
 setup(void **state)
 {
 	struct fixture	*f = calloc(1, sizeof(*f));
 
-	f->conf.target = "self";
-	f->d.conf = &f->conf;
+	f->conf = config_defaults();
+	f->d.conf = f->conf;
 	f->d.pt = ptable_create();
+	f->d.groups = groups_create(100);
+	configure(f, "");
 	f->d.mode = "sidecar";
 	f->d.source = "procfs_poll";
 	f->d.clk_tck = 100;
@@ -58,6 +78,8 @@ teardown(void **state)
 
 	buf_free(&f->out);
 	ptable_free(f->d.pt);
+	groups_free(f->d.groups);
+	config_free(f->conf);
 	free(f);
 	return 0;
 }
@@ -75,6 +97,7 @@ add(struct fixture *f, pid_t pid, const char *comm, char st, long threads,
 	p->threads = threads;
 	p->rss_bytes = rss;
 	p->vsize_bytes = vsize;
+	groups_assign(f->d.groups, f->d.pt, p, NULL, 0);
 	return p;
 }
 
@@ -147,6 +170,20 @@ golden(void)
 }
 
 static void
+update_golden(const char *text)
+{
+	const char	*at = strstr(text, PIDCAR_VERSION "\"}");
+	FILE		*fp = fopen(GOLDEN, "w");
+
+	assert_non_null(fp);
+	assert_non_null(at);
+	fwrite(text, 1, (size_t)(at - text), fp);
+	fputs("@VERSION@", fp);
+	fputs(at + strlen(PIDCAR_VERSION), fp);
+	fclose(fp);
+}
+
+static void
 fill_small(struct fixture *f, struct self_metrics *m)
 {
 	add(f, 1, "init", 'S', 1, 4096, 8192);
@@ -183,9 +220,13 @@ test_golden(void **state)
 	char			*want;
 
 	fill_small(f, &m);
-	prom_render(&f->d, &m, &f->out);
+	prom_render(&f->d, &m, PROM_TEXT, &f->out);
 	want = golden();
-	assert_string_equal(f->out.data, want);
+	/* PIDCAR_UPDATE_GOLDEN=1 rewrites it (then read the diff before committing). */
+	if (getenv("PIDCAR_UPDATE_GOLDEN") != NULL && strcmp(f->out.data, want) != 0)
+		update_golden(f->out.data);
+	else
+		assert_string_equal(f->out.data, want);
 	free(want);
 }
 
@@ -197,7 +238,7 @@ test_small_lines(void **state)
 	const char		*s;
 
 	fill_small(f, &m);
-	prom_render(&f->d, &m, &f->out);
+	prom_render(&f->d, &m, PROM_TEXT, &f->out);
 	s = f->out.data;
 	assert_line(s, "pidcar_processes 6");
 	assert_line(s, "pidcar_threads 9");		/* the zombie's -1 counts 0 */
@@ -248,7 +289,7 @@ test_all_labels_present(void **state)
 	struct fixture	*f = *state;
 	size_t		 i;
 
-	prom_render(&f->d, NULL, &f->out);
+	prom_render(&f->d, NULL, PROM_TEXT, &f->out);
 	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
 		assert_line(f->out.data, lines[i]);
 	assert_null(strstr(f->out.data, "pidcar_group_processes{"));
@@ -266,7 +307,7 @@ test_help_and_type(void **state)
 	size_t			 n;
 
 	fill_small(f, &m);
-	prom_render(&f->d, &m, &f->out);
+	prom_render(&f->d, &m, PROM_TEXT, &f->out);
 	for (line = f->out.data; *line != '\0'; line = strchr(line, '\n') + 1) {
 		if (strncmp(line, "# HELP ", 7) == 0) {
 			n = strcspn(line + 7, " ");
@@ -285,6 +326,11 @@ test_help_and_type(void **state)
 		assert_true(n < sizeof(name));
 		memcpy(name, line, n);
 		name[n] = '\0';
+		/* A histogram's samples are FAM_bucket, FAM_sum and FAM_count. */
+		n = strlen(fam);
+		if (strncmp(name, fam, n) == 0 && (strcmp(name + n, "_bucket") == 0 ||
+		    strcmp(name + n, "_sum") == 0 || strcmp(name + n, "_count") == 0))
+			name[n] = '\0';
 		assert_string_equal(name, fam);
 	}
 	help = strstr(f->out.data, "# HELP pidcar_forks_total ");
@@ -332,7 +378,7 @@ test_group_escaped(void **state)
 	struct fixture	*f = *state;
 
 	add(f, 2, "a\"b\\c\nd\xff", 'S', 1, 10, 20);
-	prom_render(&f->d, NULL, &f->out);
+	prom_render(&f->d, NULL, PROM_TEXT, &f->out);
 	assert_line(f->out.data,
 	    "pidcar_group_processes{group=\"a\\\"b\\\\c\\nd\xef\xbf\xbd\"} 1");
 	assert_line(f->out.data,
@@ -350,7 +396,7 @@ test_group_merge_repaired(void **state)
 	add(f, 3, "w", 'S', 1, 1, 1);
 	add(f, 4, "x\xfe", 'S', 2, 30, 40);
 	add(f, 5, "x\xef\xbf\xbd", 'S', 1, 0, 0);	/* already U+FFFD */
-	prom_render(&f->d, NULL, &f->out);
+	prom_render(&f->d, NULL, PROM_TEXT, &f->out);
 	assert_line(f->out.data, "pidcar_group_processes{group=\"x\xef\xbf\xbd\"} 3");
 	assert_line(f->out.data, "pidcar_group_threads{group=\"x\xef\xbf\xbd\"} 4");
 	assert_line(f->out.data,
@@ -383,7 +429,7 @@ test_reals(void **state)
 		f->out.len = 0;
 		f->out.data[0] = '\0';
 		f->d.last_scrape = cases[i].v;
-		prom_render(&f->d, NULL, &f->out);
+		prom_render(&f->d, NULL, PROM_TEXT, &f->out);
 		assert_line(f->out.data, cases[i].line);
 	}
 }
@@ -396,7 +442,7 @@ test_open_fds_unknown(void **state)
 
 	fill_small(f, &m);
 	m.open_fds = -1;
-	prom_render(&f->d, &m, &f->out);
+	prom_render(&f->d, &m, PROM_TEXT, &f->out);
 	assert_null(strstr(f->out.data, "process_open_fds"));
 	assert_line(f->out.data, "process_max_fds 1024");
 }
@@ -464,13 +510,506 @@ test_promtool(void **state)
 	add(f, 40, "a\"b\\c\nd\xff\xfe", 'S', 1, 1, 1);
 	add(f, 41, "tab\tcr\r)", 'D', 1, 1, 1);
 	add(f, 42, "", 'T', 1, 1, 1);
-	prom_render(&f->d, &m, &f->out);
+	prom_render(&f->d, &m, PROM_TEXT, &f->out);
 	assert_int_equal(promtool_check(f->out.data, f->out.len, out, sizeof(out)), 0);
 	assert_string_equal(out, "");
 	/* The check itself must be able to fail: a counter without _total. */
 	buf_puts(&f->out, "# HELP bad_counter x\n# TYPE bad_counter counter\nbad_counter 1\n");
 	assert_int_not_equal(promtool_check(f->out.data, f->out.len, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "bad_counter"));
+}
+
+/* A proc with a chosen start time, assigned to its group as the poller would. */
+static struct proc *
+add_at(struct fixture *f, pid_t pid, const char *comm, unsigned long long start)
+{
+	struct proc	*p = ptable_add(f->d.pt, pid, start);
+
+	assert_non_null(p);
+	p->ppid = 1;
+	snprintf(p->comm, sizeof(p->comm), "%s", comm);
+	p->state = 'S';
+	p->threads = 1;
+	groups_assign(f->d.groups, f->d.pt, p, NULL, 0);
+	return p;
+}
+
+/* The poller's order at an exit: status, exit counted, then gone from the table. */
+static void
+exit_proc(struct fixture *f, struct proc *p, int wstatus, double lifetime)
+{
+	p->exited = 1;
+	p->exit_status = wstatus;
+	groups_exited(f->d.groups, f->d.pt, p, lifetime, 1795952760.0);
+	groups_gone(f->d.groups, f->d.pt, p, 0);
+	ptable_remove(f->d.pt, p);
+}
+
+/*
+ * A configured group with a main that was killed and restarted, and one that
+ * never had a process: what an SRE alerts on.
+ */
+static void
+fill_groups(struct fixture *f)
+{
+	struct proc	*p;
+
+	configure(f, "group app comm=^app$\ngroup idle comm=^nothing$\n"
+	    "main app\n");
+	p = add_at(f, 50, "app", 1050);
+	p->utime = 300;
+	p->stime = 100;
+	p->read_bytes = 4096;
+	p->write_bytes = 8192;
+	p->fds = 7;
+	exit_proc(f, p, SIGKILL, 2.5);
+	p = add_at(f, 51, "app", 1400);
+	p->utime = 25;
+	p->rss_bytes = 1 << 20;
+	p->fds = 5;
+	f->d.c.execs = 4;
+}
+
+/* Every family with its type, named as the format wants. */
+static const struct {
+	const char	*name;		/* as in text 0.0.4 */
+	const char	*type;
+	const char	*om_name;	/* the OpenMetrics family */
+	const char	*om_type;
+} all_families[] = {
+	{ "pidcar_info", "gauge", "pidcar_info", "gauge" },
+	{ "pidcar_target_up", "gauge", NULL, NULL },
+	{ "pidcar_ready", "gauge", NULL, NULL },
+	{ "pidcar_start_time_seconds", "gauge", NULL, NULL },
+	{ "pidcar_processes", "gauge", NULL, NULL },
+	{ "pidcar_threads", "gauge", NULL, NULL },
+	{ "pidcar_processes_by_state", "gauge", NULL, NULL },
+	{ "pidcar_forks_total", "counter", "pidcar_forks", NULL },
+	{ "pidcar_execs_total", "counter", "pidcar_execs", NULL },
+	{ "pidcar_exits_total", "counter", "pidcar_exits", NULL },
+	{ "pidcar_events_total", "counter", "pidcar_events", NULL },
+	{ "pidcar_events_lost_total", "counter", "pidcar_events_lost", NULL },
+	{ "pidcar_resyncs_total", "counter", "pidcar_resyncs", NULL },
+	{ "pidcar_proc_scans_total", "counter", "pidcar_proc_scans", NULL },
+	{ "pidcar_refreshes_total", "counter", "pidcar_refreshes", NULL },
+	{ "pidcar_proc_read_errors_total", "counter", "pidcar_proc_read_errors", NULL },
+	{ "pidcar_scrape_duration_seconds", "gauge", NULL, NULL },
+	{ "pidcar_group_processes", "gauge", NULL, NULL },
+	{ "pidcar_group_threads", "gauge", NULL, NULL },
+	{ "pidcar_group_resident_memory_bytes", "gauge", NULL, NULL },
+	{ "pidcar_group_virtual_memory_bytes", "gauge", NULL, NULL },
+	{ "pidcar_group_open_fds", "gauge", NULL, NULL },
+	{ "pidcar_group_oldest_start_time_seconds", "gauge", NULL, NULL },
+	{ "pidcar_group_cpu_seconds_total", "counter", "pidcar_group_cpu_seconds", NULL },
+	{ "pidcar_group_read_bytes_total", "counter", "pidcar_group_read_bytes", NULL },
+	{ "pidcar_group_write_bytes_total", "counter", "pidcar_group_write_bytes", NULL },
+	{ "pidcar_group_exits_total", "counter", "pidcar_group_exits", NULL },
+	{ "pidcar_group_restarts_total", "counter", "pidcar_group_restarts", NULL },
+	{ "pidcar_group_process_lifetime_seconds", "histogram", NULL, NULL },
+	{ "pidcar_main_up", "gauge", NULL, NULL },
+	{ "pidcar_main_pid", "gauge", NULL, NULL },
+	{ "pidcar_main_start_time_seconds", "gauge", NULL, NULL },
+	{ "pidcar_main_restarts_total", "counter", "pidcar_main_restarts", NULL },
+	{ "pidcar_main_exits_total", "counter", "pidcar_main_exits", NULL },
+	{ "pidcar_main_last_exit_code", "gauge", NULL, NULL },
+	{ "pidcar_main_last_exit_time_seconds", "gauge", NULL, NULL },
+	{ "pidcar_main_last_exit_info", "gauge", "pidcar_main_last_exit", "info" },
+	{ "pidcar_process_cpu_seconds_total", "counter", "pidcar_process_cpu_seconds", NULL },
+	{ "pidcar_process_resident_memory_bytes", "gauge", NULL, NULL },
+	{ "pidcar_process_virtual_memory_bytes", "gauge", NULL, NULL },
+	{ "pidcar_process_threads", "gauge", NULL, NULL },
+	{ "pidcar_process_open_fds", "gauge", NULL, NULL },
+	{ "pidcar_process_read_bytes_total", "counter", "pidcar_process_read_bytes", NULL },
+	{ "pidcar_process_write_bytes_total", "counter", "pidcar_process_write_bytes", NULL },
+	{ "pidcar_process_start_time_seconds", "gauge", NULL, NULL },
+	{ "process_cpu_seconds_total", "counter", "process_cpu_seconds", NULL },
+	{ "process_resident_memory_bytes", "gauge", NULL, NULL },
+	{ "process_virtual_memory_bytes", "gauge", NULL, NULL },
+	{ "process_open_fds", "gauge", NULL, NULL },
+	{ "process_max_fds", "gauge", NULL, NULL },
+	{ "process_start_time_seconds", "gauge", NULL, NULL },
+};
+#define NFAMILIES	(sizeof(all_families) / sizeof(all_families[0]))
+
+static void
+test_every_family(void **state)
+{
+	struct fixture		*f = *state;
+	struct self_metrics	 m;
+	char			 line[256];
+	const char		*name, *type, *s;
+	size_t			 i;
+	int			 om;
+
+	fill_small(f, &m);
+	fill_groups(f);
+	configure(f, "per_process_metrics yes\n");
+	for (om = 0; om <= 1; om++) {
+		f->out.len = 0;
+		prom_render(&f->d, &m, om ? PROM_OPENMETRICS : PROM_TEXT, &f->out);
+		s = f->out.data;
+		for (i = 0; i < NFAMILIES; i++) {
+			name = all_families[i].name;
+			type = all_families[i].type;
+			if (om && all_families[i].om_name != NULL)
+				name = all_families[i].om_name;
+			if (om && all_families[i].om_type != NULL)
+				type = all_families[i].om_type;
+			snprintf(line, sizeof(line), "# TYPE %s %s", name, type);
+			assert_line(s, line);
+			snprintf(line, sizeof(line), "# HELP %s ", name);
+			assert_int_equal(count_lines(s, line), 1);
+		}
+		assert_int_equal(count_lines(s, "# TYPE "), NFAMILIES);
+		assert_int_equal(count_lines(s, "# EOF"), om);
+		assert_int_equal(count_lines(s, "# UNIT "), om ? 21 : 0);
+	}
+	s = f->out.data;
+	assert_true(strcmp(s + f->out.len - 6, "# EOF\n") == 0);
+	assert_line(s, "# UNIT pidcar_group_cpu_seconds seconds");
+	assert_line(s, "# UNIT pidcar_group_read_bytes bytes");
+	assert_line(s, "# UNIT pidcar_group_process_lifetime_seconds seconds");
+	assert_null(strstr(s, "_total counter"));
+}
+
+/* The numbers of fill_groups, in both formats alike. */
+static void
+test_group_values(void **state)
+{
+	static const char *lines[] = {
+		"pidcar_group_processes{group=\"app\"} 1",
+		"pidcar_group_processes{group=\"idle\"} 0",
+		"pidcar_group_processes{group=\"nginx\"} 3",
+		"pidcar_group_threads{group=\"idle\"} 0",
+		"pidcar_group_resident_memory_bytes{group=\"app\"} 1048576",
+		"pidcar_group_open_fds{group=\"app\"} 5",
+		"pidcar_group_oldest_start_time_seconds{group=\"app\"} 14",
+		"pidcar_group_oldest_start_time_seconds{group=\"idle\"} 0",
+		"pidcar_group_cpu_seconds_total{group=\"app\",mode=\"user\"} 3.25",
+		"pidcar_group_cpu_seconds_total{group=\"app\",mode=\"system\"} 1",
+		"pidcar_group_cpu_seconds_total{group=\"idle\",mode=\"user\"} 0",
+		"pidcar_group_read_bytes_total{group=\"app\"} 4096",
+		"pidcar_group_write_bytes_total{group=\"app\"} 8192",
+		"pidcar_group_exits_total{group=\"app\",outcome=\"signaled\"} 1",
+		"pidcar_group_exits_total{group=\"app\",outcome=\"exited_zero\"} 0",
+		"pidcar_group_exits_total{group=\"idle\",outcome=\"unknown\"} 0",
+		"pidcar_group_restarts_total{group=\"app\"} 1",
+		"pidcar_group_restarts_total{group=\"idle\"} 0",
+		"pidcar_group_process_lifetime_seconds_bucket{group=\"app\",le=\"0.001\"} 0",
+		"pidcar_group_process_lifetime_seconds_bucket{group=\"app\",le=\"1\"} 0",
+		"pidcar_group_process_lifetime_seconds_bucket{group=\"app\",le=\"10\"} 1",
+		"pidcar_group_process_lifetime_seconds_bucket{group=\"app\",le=\"86400\"} 1",
+		"pidcar_group_process_lifetime_seconds_bucket{group=\"app\",le=\"+Inf\"} 1",
+		"pidcar_group_process_lifetime_seconds_sum{group=\"app\"} 2.5",
+		"pidcar_group_process_lifetime_seconds_count{group=\"app\"} 1",
+		"pidcar_group_process_lifetime_seconds_bucket{group=\"idle\",le=\"+Inf\"} 0",
+		"pidcar_group_process_lifetime_seconds_count{group=\"idle\"} 0",
+		"pidcar_main_up 1",
+		"pidcar_main_pid 51",
+		"pidcar_main_start_time_seconds 14",
+		"pidcar_main_restarts_total 1",
+		"pidcar_main_exits_total 1",
+		"pidcar_main_last_exit_code 137",
+		"pidcar_main_last_exit_time_seconds 1795952760",
+		"pidcar_main_last_exit_info{outcome=\"signaled\",code=\"\",signal=\"SIGKILL\"} 1",
+		"pidcar_execs_total 4",
+		"pidcar_events_total{type=\"fork\"} 12",
+		"pidcar_events_total{type=\"exec\"} 4",
+		"pidcar_events_total{type=\"exit\"} 8",
+	};
+	struct fixture		*f = *state;
+	struct self_metrics	 m;
+	size_t			 i;
+	int			 om;
+
+	fill_small(f, &m);
+	fill_groups(f);
+	for (om = 0; om <= 1; om++) {
+		f->out.len = 0;
+		prom_render(&f->d, &m, om ? PROM_OPENMETRICS : PROM_TEXT, &f->out);
+		for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+			assert_line(f->out.data, lines[i]);
+	}
+	assert_line(f->out.data, "# TYPE pidcar_main_last_exit info");
+	assert_line(f->out.data, "# TYPE pidcar_group_restarts counter");
+}
+
+static void
+test_main_exit_forms(void **state)
+{
+	static const struct {
+		int		 status;
+		const char	*code;
+		const char	*info;
+	} cases[] = {
+		{ 3 << 8, "pidcar_main_last_exit_code 3",
+		    "{outcome=\"exited_nonzero\",code=\"3\",signal=\"\"} 1" },
+		{ 0, "pidcar_main_last_exit_code 0",
+		    "{outcome=\"exited_zero\",code=\"0\",signal=\"\"} 1" },
+		{ SIGTERM, "pidcar_main_last_exit_code 143",
+		    "{outcome=\"signaled\",code=\"\",signal=\"SIGTERM\"} 1" },
+		{ SIGSEGV | 0x80, "pidcar_main_last_exit_code 139",
+		    "{outcome=\"signaled\",code=\"\",signal=\"SIGSEGV\"} 1" },
+		{ -1, "pidcar_main_last_exit_code -1",
+		    "{outcome=\"unknown\",code=\"\",signal=\"\"} 1" },
+	};
+	struct fixture	*f = *state;
+	char		 line[256];
+	size_t		 i;
+
+	prom_render(&f->d, NULL, PROM_TEXT, &f->out);
+	assert_line(f->out.data, "pidcar_main_last_exit_code -1");
+	assert_line(f->out.data,
+	    "pidcar_main_last_exit_info{outcome=\"none\",code=\"\",signal=\"\"} 1");
+	assert_line(f->out.data, "pidcar_main_up 0");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* PID 1 is the main without a main keyword. */
+		exit_proc(f, add_at(f, 1, "init", 100), cases[i].status, 1);
+		f->out.len = 0;
+		prom_render(&f->d, NULL, PROM_TEXT, &f->out);
+		assert_line(f->out.data, cases[i].code);
+		snprintf(line, sizeof(line), "pidcar_main_last_exit_info%s",
+		    cases[i].info);
+		assert_line(f->out.data, line);
+		assert_line(f->out.data, "pidcar_main_up 0");
+		assert_line(f->out.data, "pidcar_main_pid 0");
+		assert_line(f->out.data, "pidcar_main_start_time_seconds 0");
+	}
+}
+
+/* OpenMetrics: metadata, then samples named as their family says, then # EOF. */
+static void
+test_openmetrics_structure(void **state)
+{
+	static const char *suffixes[] = { "", "_total", "_info", "_bucket",
+	    "_sum", "_count" };
+	struct fixture		*f = *state;
+	struct self_metrics	 m;
+	const char		*line;
+	char			 fam[128] = "", type[32] = "", name[160];
+	size_t			 n, k, fn;
+	int			 ok;
+
+	fill_small(f, &m);
+	fill_groups(f);
+	configure(f, "per_process_metrics yes\n");
+	add(f, 60, "q\"uo\\te\nnl\xff", 'S', 1, 1, 1);
+	prom_render(&f->d, &m, PROM_OPENMETRICS, &f->out);
+	for (line = f->out.data; *line != '\0'; line = strchr(line, '\n') + 1) {
+		if (strncmp(line, "# HELP ", 7) == 0) {
+			n = strcspn(line + 7, " ");
+			memcpy(fam, line + 7, n);
+			fam[n] = '\0';
+			line = strchr(line, '\n') + 1;
+			assert_true(strncmp(line, "# TYPE ", 7) == 0);
+			assert_true(strncmp(line + 7, fam, n) == 0);
+			sscanf(line + 8 + n, "%31s", type);
+			continue;
+		}
+		if (strncmp(line, "# UNIT ", 7) == 0 || strcmp(line, "# EOF\n") == 0)
+			continue;
+		assert_true(line[0] != '#');
+		n = strcspn(line, "{ ");
+		memcpy(name, line, n);
+		name[n] = '\0';
+		fn = strlen(fam);
+		assert_true(strncmp(name, fam, fn) == 0);
+		for (ok = 0, k = 0; k < sizeof(suffixes) / sizeof(suffixes[0]); k++)
+			ok |= strcmp(name + fn, suffixes[k]) == 0;
+		if (!ok)
+			fail_msg("sample %s in family %s", name, fam);
+		if (strcmp(type, "counter") == 0)
+			assert_string_equal(name + fn, "_total");
+		else if (strcmp(type, "info") == 0)
+			assert_string_equal(name + fn, "_info");
+		else if (strcmp(type, "gauge") == 0)
+			assert_string_equal(name + fn, "");
+	}
+	assert_line(f->out.data, "pidcar_group_processes{group=\"q\\\"uo\\\\te\\nnl"
+	    "\xef\xbf\xbd\"} 1");
+	assert_line(f->out.data, "pidcar_process_threads{pid=\"60\",comm=\"q\\\"uo"
+	    "\\\\te\\nnl\xef\xbf\xbd\"} 1");
+	/* Exactly one # EOF, and it ends the body. */
+	assert_ptr_equal(strstr(f->out.data, "# EOF"),
+	    f->out.data + f->out.len - 6);
+}
+
+/* Runs cmd with body on stdin; returns its exit status, its output in out. */
+static int
+run_with_input(const char *cmd, const char *body, size_t len, char *out,
+    size_t outlen)
+{
+	char	 path[] = "/tmp/pidcar-prom-XXXXXX", full[512];
+	FILE	*p;
+	size_t	 n;
+	int	 fd, status;
+
+	assert_true((fd = mkstemp(path)) != -1);
+	assert_int_equal(write(fd, body, len), (ssize_t)len);
+	close(fd);
+	snprintf(full, sizeof(full), "%s < %s 2>&1", cmd, path);
+	assert_non_null(p = popen(full, "r"));
+	n = fread(out, 1, outlen - 1, p);
+	out[n] = '\0';
+	status = pclose(p);
+	unlink(path);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+#define OM_PARSE	"/usr/bin/python3 -c 'import sys; " \
+	"from prometheus_client.openmetrics.parser import " \
+	"text_string_to_metric_families as p; " \
+	"print(sum(len(f.samples) for f in p(sys.stdin.read())))'"
+
+/* A real OpenMetrics parser (Debian's python3-prometheus-client) takes every sample. */
+static void
+test_openmetrics_parser(void **state)
+{
+	struct fixture		*f = *state;
+	struct self_metrics	 m;
+	char			 out[4096];
+	size_t			 samples;
+
+	if (system("/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null") != 0) {
+		print_message("skipped: python3-prometheus-client not installed\n");
+		skip();
+	}
+	fill_small(f, &m);
+	fill_groups(f);
+	configure(f, "per_process_metrics yes\n");
+	add(f, 60, "a\"b\\c\nd\xff\xfe", 'S', 1, 1, 1);
+	prom_render(&f->d, &m, PROM_OPENMETRICS, &f->out);
+	assert_int_equal(run_with_input(OM_PARSE, f->out.data, f->out.len, out,
+	    sizeof(out)), 0);
+	samples = count_lines(f->out.data, "pidcar_") +
+	    count_lines(f->out.data, "process_");
+	assert_int_equal(strtoul(out, NULL, 10), samples);
+	/* And it must be able to fail: no # EOF. */
+	f->out.len -= 6;
+	f->out.data[f->out.len] = '\0';
+	assert_int_not_equal(run_with_input(OM_PARSE, f->out.data, f->out.len,
+	    out, sizeof(out)), 0);
+}
+
+/* Per-process series: off by default; on, the top N by CPU, labelled pid and comm only. */
+static void
+test_per_process(void **state)
+{
+	struct fixture	*f = *state;
+	struct proc	*p;
+	const char	*s;
+
+	p = add(f, 7, "light", 'S', 1, 100, 200);
+	p->utime = 5;
+	p = add(f, 8, "heavy", 'R', 3, 300, 400);
+	p->utime = 900;
+	p->stime = 100;
+	p->fds = 12;
+	p->read_bytes = 77;
+	p = add(f, 9, "idle", 'S', 1, 1, 1);
+	p->utime = 1;
+	p = add(f, 10, "medium", 'S', 2, 1, 1);
+	p->stime = 50;
+	prom_render(&f->d, NULL, PROM_TEXT, &f->out);
+	assert_null(strstr(f->out.data, "pidcar_process_"));
+	configure(f, "per_process_metrics yes\nper_process_limit 2\n");
+	f->out.len = 0;
+	prom_render(&f->d, NULL, PROM_TEXT, &f->out);
+	s = f->out.data;
+	assert_line(s, "pidcar_process_cpu_seconds_total{pid=\"8\",comm=\"heavy\",mode=\"user\"} 9");
+	assert_line(s, "pidcar_process_cpu_seconds_total{pid=\"8\",comm=\"heavy\",mode=\"system\"} 1");
+	assert_line(s, "pidcar_process_cpu_seconds_total{pid=\"10\",comm=\"medium\",mode=\"system\"} 0.5");
+	assert_line(s, "pidcar_process_threads{pid=\"8\",comm=\"heavy\"} 3");
+	assert_line(s, "pidcar_process_resident_memory_bytes{pid=\"8\",comm=\"heavy\"} 300");
+	assert_line(s, "pidcar_process_open_fds{pid=\"8\",comm=\"heavy\"} 12");
+	assert_line(s, "pidcar_process_read_bytes_total{pid=\"8\",comm=\"heavy\"} 77");
+	assert_line(s, "pidcar_process_start_time_seconds{pid=\"8\",comm=\"heavy\"} 10.08");
+	/* Unreadable numbers are left out, not made 0. */
+	assert_null(strstr(s, "pidcar_process_open_fds{pid=\"10\""));
+	assert_null(strstr(s, "pidcar_process_write_bytes_total{pid=\"8\""));
+	assert_null(strstr(s, "comm=\"light\""));
+	assert_null(strstr(s, "comm=\"idle\""));
+	/* PID order, whatever the CPU order. */
+	assert_true(strstr(s, "{pid=\"8\"") < strstr(s, "{pid=\"10\""));
+	assert_int_equal(count_lines(s, "pidcar_process_threads{"), 2);
+}
+
+static void
+test_negotiate(void **state)
+{
+	static const struct {
+		const char	*accept;
+		enum prom_format want;
+	} cases[] = {
+		{ NULL, PROM_TEXT },
+		{ "", PROM_TEXT },
+		{ "*/*", PROM_TEXT },
+		{ "text/plain", PROM_TEXT },
+		{ "application/json", PROM_TEXT },
+		{ "application/openmetrics-text", PROM_OPENMETRICS },
+		{ "application/openmetrics-text; version=1.0.0", PROM_OPENMETRICS },
+		/* What Prometheus 2.x sends by default. */
+		{ "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+		    "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+		    PROM_OPENMETRICS },
+		{ "text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.5",
+		    PROM_TEXT },
+		{ "application/openmetrics-text;q=0", PROM_TEXT },
+		{ "application/openmetrics-text; version=2.0.0", PROM_TEXT },
+		{ "APPLICATION/OpenMetrics-Text ; Version=1.0.0 ; q=0.9, text/plain;q=0.8",
+		    PROM_OPENMETRICS },
+		{ "text/*;q=0.9, application/openmetrics-text;q=0.9", PROM_OPENMETRICS },
+		{ ",,;;=,application/openmetrics-text;q=abc", PROM_TEXT },
+	};
+	static const struct {
+		const char	*enc;
+		int		 gzip;
+	} encs[] = {
+		{ NULL, 0 }, { "", 0 }, { "gzip", 1 }, { "deflate, gzip;q=0.5", 1 },
+		{ "gzip;q=0", 0 }, { "br", 0 }, { "x-gzip2", 0 }, { "GZIP", 1 },
+		{ "identity, gzip ; q=1.0", 1 },
+	};
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (prom_negotiate(cases[i].accept) != cases[i].want)
+			fail_msg("Accept: %s", cases[i].accept);
+	for (i = 0; i < sizeof(encs) / sizeof(encs[0]); i++)
+		if (prom_accepts_gzip(encs[i].enc) != encs[i].gzip)
+			fail_msg("Accept-Encoding: %s", encs[i].enc);
+}
+
+static void
+test_gzip(void **state)
+{
+	struct fixture		*f = *state;
+	struct self_metrics	 m;
+	struct buf		 z;
+	z_stream		 s;
+	char			*back;
+
+	fill_small(f, &m);
+	fill_groups(f);
+	prom_render(&f->d, &m, PROM_TEXT, &f->out);
+	buf_init(&z, 16);
+	buf_puts(&z, "kept");
+	assert_int_equal(prom_gzip(f->out.data, f->out.len, &z), 0);
+	assert_memory_equal(z.data, "kept\x1f\x8b", 6);	/* appended, gzip magic */
+	assert_true(z.len < f->out.len / 3);
+	back = xmalloc(f->out.len + 1);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(inflateInit2(&s, 15 + 16), Z_OK);
+	s.next_in = (Bytef *)z.data + 4;
+	s.avail_in = (uInt)(z.len - 4);
+	s.next_out = (Bytef *)back;
+	s.avail_out = (uInt)f->out.len + 1;
+	assert_int_equal(inflate(&s, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(s.total_out, f->out.len);
+	assert_memory_equal(back, f->out.data, f->out.len);
+	inflateEnd(&s);
+	free(back);
+	buf_free(&z);
 }
 
 int
@@ -488,6 +1027,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_open_fds_unknown, setup, teardown),
 		cmocka_unit_test(test_read_self),
 		cmocka_unit_test_setup_teardown(test_promtool, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_family, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_main_exit_forms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_openmetrics_structure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_openmetrics_parser, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_per_process, setup, teardown),
+		cmocka_unit_test(test_negotiate),
+		cmocka_unit_test_setup_teardown(test_gzip, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

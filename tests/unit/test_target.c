@@ -45,7 +45,7 @@ test_parse(void **state)
 		{ "ns:relative/path", 0, 0, "must be absolute" },
 		{ "container:-x", 0, 0, "not a container name" },
 		{ "container:a/b", 0, 0, "not a container name" },
-		{ "host", 0, 0, "accepted: self, pid:N" },
+		{ "host", 0, 0, "'host' is not a target" },
 		{ "", 0, 0, "is not a target" },
 		{ "SELF", 0, 0, "is not a target" },
 	};

@@ -101,6 +101,10 @@ test_malformed(void **state)
 	}
 	assert_true(i + 6 < n);
 	assert_int_equal(taskstats_decode(bad, n, &r), -1);
+	/* fuzz_netlink: nlmsg_len 0x80000000 passed libmnl's int compare. */
+	memcpy(bad, buf, n);
+	memcpy(bad, "\0\0\0\x80", 4);
+	assert_int_equal(taskstats_decode(bad, n, &r), -1);
 	memset(bad, 0, sizeof(bad));
 	assert_int_equal(taskstats_decode(bad, sizeof(bad), &r), -1);
 }
