@@ -30,7 +30,8 @@ LIB_SRCS := daemon/log.c daemon/xmalloc.c daemon/util.c daemon/config.c \
 	daemon/procfs.c daemon/users.c daemon/ptable.c daemon/route.c \
 	daemon/api_json.c daemon/text.c daemon/prom.c daemon/poller.c \
 	daemon/refresh.c daemon/http.c daemon/cnproc.c daemon/target.c daemon/taskstats.c daemon/docker.c daemon/agent.c daemon/auth.c daemon/tls.c \
-	daemon/vet.c daemon/accept.c daemon/groups.c daemon/scrape.c daemon/redact.c
+	daemon/vet.c daemon/accept.c daemon/groups.c daemon/scrape.c daemon/redact.c \
+	daemon/regex_guard.c
 SRCS	:= $(LIB_SRCS) daemon/main.c
 LIB_OBJS := $(LIB_SRCS:daemon/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -92,7 +93,7 @@ FUZZ_SECONDS	?= 60
 FUZZ_TARGETS	:= procfs users config route redact netlink
 FUZZ_SRCS	:= daemon/log.c daemon/xmalloc.c daemon/util.c daemon/config.c \
 	daemon/procfs.c daemon/users.c daemon/route.c daemon/redact.c \
-	daemon/cnproc.c daemon/taskstats.c daemon/target.c
+	daemon/cnproc.c daemon/taskstats.c daemon/target.c daemon/regex_guard.c
 FUZZ_OBJS	:= $(FUZZ_SRCS:daemon/%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_CFLAGS	:= -std=gnu11 -g -O1 -fno-omit-frame-pointer $(WARN) -D_GNU_SOURCE \
 	-DPIDCAR_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -Idaemon \

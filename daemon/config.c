@@ -26,6 +26,7 @@
 #include <bsd/string.h>
 
 #include "config.h"
+#include "regex_guard.h"
 #include "target.h"
 #include "daemon.h"
 #include "log.h"
@@ -765,6 +766,14 @@ group_matcher(struct group_rule *r, char *word, char *why, size_t whylen)
 		return -1;
 	}
 	if (slot != &r->user) {
+		/* The same guard as match= and redact: a reload must not stall. */
+		if ((rc = regex_guard(eq + 1, 100000)) != REGEX_OK) {
+			say(why, whylen, "%s=%s: %s", word, shown(eq + 1, v,
+			    sizeof(v)), rc == REGEX_BACKREF ? "back-references "
+			    "are not accepted" : "too complex (nested or large "
+			    "repeats, or a repeat of what can match empty)");
+			return -1;
+		}
 		if ((rc = regcomp(&re, eq + 1, REG_EXTENDED | REG_NOSUB)) != 0) {
 			regerror(rc, &re, msg, sizeof(msg));
 			say(why, whylen, "%s=%s: %s", word,

@@ -13,10 +13,10 @@
 
 #include "daemon.h"
 #include "redact.h"
+#include "regex_guard.h"
 #include "xmalloc.h"
 
-#define COST_MAX	100000	/* nodes glibc's regcomp may make of one rule */
-#define DEPTH_MAX	32	/* nested groups in one rule */
+#define COST_MAX	10000	/* nodes glibc's regcomp may make of one rule */
 
 struct rule {
 	regex_t		 re;
@@ -323,108 +323,35 @@ builtin_scan(const char *buf, size_t len, struct spans *sp)
 }
 
 
-/* Reads decimal digits at s into *v, saturating past COST_MAX; returns the end. */
-static const char *
-number(const char *s, unsigned long long *v)
-{
-	for (*v = 0; *s >= '0' && *s <= '9'; s++)
-		*v = *v > COST_MAX ? *v : *v * 10 + (unsigned long long)(*s - '0');
-	return s;
-}
-
 /*
- * Reads the shape of a rule: its outermost groups (the value is the last of
- * them that took part in a match), whether it has a back-reference, and the
- * size glibc's regcomp will give it.  regcomp copies the operand of x{n,m} m
- * times and of x+ twice (as xx*), so nested repeats multiply: "(a)++++..."
- * or "((a{99}){99}){99}" would take gigabytes.  Returns the estimated size in
- * nodes, or COST_MAX + 1 when it is over.
+ * Lists the outermost groups of a rule, in order: the value is the last of
+ * them that took part in a match.  Brackets and escapes open none.
  */
-static unsigned long long
-rule_shape(const char *re, struct rule *rule, int *backref)
+static void
+rule_groups(const char *re, struct rule *rule)
 {
-	unsigned long long	 total[DEPTH_MAX], last[DEPTH_MAX], g, lo, hi;
-	const char		*s, *t;
-	int			 d = 0, n = 0;
+	const char	*s, *t;
+	int		 d = 0, n = 0;
 
 	rule->outer = NULL;
 	rule->nouter = 0;
-	*backref = 0;
-	total[0] = last[0] = 0;
 	for (s = re; *s != '\0'; s++) {
-		switch (*s) {
-		case '\\':
-			if (s[1] >= '1' && s[1] <= '9')
-				*backref = 1;
-			if (s[1] != '\0')
-				s++;
-			goto atom;
-		case '[':
+		if (*s == '\\' && s[1] != '\0')
+			s++;
+		else if (*s == '[') {
 			if ((t = regex_skip_bracket(s)) == NULL)
-				goto done;	/* unterminated: regcomp says so */
+				return;		/* unterminated: regcomp says so */
 			s = t;
-			goto atom;
-		case '(':
+		} else if (*s == '(') {
 			n++;
-			if (d == 0) {
+			if (d++ == 0) {
 				rule->outer = xreallocarray(rule->outer,
 				    rule->nouter + 1, sizeof(*rule->outer));
 				rule->outer[rule->nouter++] = n;
 			}
-			if (++d == DEPTH_MAX)
-				return COST_MAX + 1;
-			total[d] = last[d] = 0;
-			break;
-		case ')':
-			if (d == 0)
-				goto atom;
-			/* An empty group is a node too: "()()+++..." is not free. */
-			if ((g = total[d] + last[d]) == 0)
-				g = 1;
+		} else if (*s == ')' && d > 0)
 			d--;
-			total[d] += last[d];
-			last[d] = g;
-			break;
-		case '|':
-			total[d] += last[d];
-			last[d] = 0;
-			break;
-		case '+':
-			last[d] *= 2;
-			break;
-		case '*':
-		case '?':
-			break;
-		case '{':
-			t = number(s + 1, &lo);
-			hi = lo;
-			if (*t == ',') {
-				t = number(t + 1, &hi);
-				if (hi == 0)
-					hi = lo + 1;
-			}
-			if (*t != '}' || t == s + 1)
-				goto atom;	/* a literal brace to glibc */
-			if (hi > 1)
-				last[d] *= hi;
-			s = t;
-			break;
-		default:
-		atom:
-			total[d] += last[d];
-			last[d] = 1;
-			break;
-		}
-		if (total[d] + last[d] > COST_MAX)
-			return COST_MAX + 1;
 	}
-done:
-	while (d > 0) {
-		g = total[d] + last[d];
-		d--;
-		total[d] += g;
-	}
-	return total[0] + last[0];
 }
 
 struct redact *
@@ -439,27 +366,26 @@ redact_create(void)
 int
 redact_add(struct redact *r, const char *re, char *err, size_t errlen)
 {
-	struct rule		 rule;
-	unsigned long long	 cost;
-	char			 msg[128];
-	int			 backref, rc;
+	struct rule	 rule;
+	char		 msg[128];
+	int		 rc;
 
 	if (strlen(re) > REDACT_RULE_MAX) {
 		snprintf(err, errlen, "longer than %d bytes", REDACT_RULE_MAX);
 		return -1;
 	}
-	cost = rule_shape(re, &rule, &backref);
-	/* Back-references make matching exponential in the argument's length. */
-	if (backref) {
+	switch (regex_guard(re, COST_MAX)) {
+	case REGEX_BACKREF:
+		/* Matching would be exponential in the argument's length. */
 		snprintf(err, errlen, "back-references (\\1 ... \\9) are not "
 		    "supported");
-		goto fail;
+		return -1;
+	case REGEX_TOO_BIG:
+		snprintf(err, errlen, "too complex: repeats too large or nested, "
+		    "or repeating what can match empty");
+		return -1;
 	}
-	if (cost > COST_MAX) {
-		snprintf(err, errlen, "too complex: nested or large repeats "
-		    "(regcomp would make over %d nodes)", COST_MAX);
-		goto fail;
-	}
+	rule_groups(re, &rule);
 	/* REG_NEWLINE: '.' and '[^...]' stay inside one argument. */
 	if ((rc = regcomp(&rule.re, re, REG_EXTENDED | REG_NEWLINE)) != 0) {
 		regerror(rc, &rule.re, msg, sizeof(msg));

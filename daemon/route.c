@@ -8,6 +8,7 @@
 
 #include "daemon.h"
 #include "ptable.h"
+#include "regex_guard.h"
 #include "route.h"
 #include "users.h"
 #include "xmalloc.h"
@@ -17,7 +18,6 @@
 #define LIMIT_MAX	1000000
 #define MATCH_MAX_BYTES	512
 #define MATCH_MAX_COST	10000
-#define MATCH_MAX_DEPTH	32
 #define QUOTE_MAX	40
 
 static const struct {
@@ -176,103 +176,6 @@ query_accepted(enum route r)
 	return "";
 }
 
-/* One more decimal digit, saturating just above MATCH_MAX_COST. */
-static unsigned long
-digit(unsigned long v, char c)
-{
-	v = v * 10 + (unsigned long)(c - '0');
-	return v > MATCH_MAX_COST ? MATCH_MAX_COST + 1 : v;
-}
-
-
-/*
- * glibc's regcomp copies a bounded repeat n times, so nested bounds multiply:
- * "((a{255}){255}){255}" took 3.4 GB and 9 s to compile (glibc 2.36).  This
- * estimates the expanded size from the pattern's shape; regcomp still has the
- * last word on syntax.  Returns 0 (fine), 1 (too big) or 2 (back-reference).
- */
-static int
-match_cost(const char *re)
-{
-	unsigned long long	 total[MATCH_MAX_DEPTH], last[MATCH_MAX_DEPTH], g;
-	const char		*s = re;
-	int			 d = 0;
-
-	total[0] = last[0] = 0;
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '\\':
-			if (s[1] >= '1' && s[1] <= '9')
-				return 2;
-			if (s[1] != '\0')
-				s++;
-			goto atom;
-		case '[':
-			if ((s = regex_skip_bracket(s)) == NULL)
-				return 0;	/* unterminated: regcomp says so */
-			goto atom;
-		case '(':
-			if (++d == MATCH_MAX_DEPTH)
-				return 1;
-			total[d] = last[d] = 0;
-			break;
-		case ')':
-			if (d == 0)
-				goto atom;
-			/* An empty group is a node too: "()()+++..." is not free. */
-			if ((g = total[d] + last[d]) == 0)
-				g = 1;
-			d--;
-			total[d] += last[d];
-			last[d] = g;
-			break;
-		case '|':
-			total[d] += last[d];
-			last[d] = 0;
-			break;
-		case '+':
-			last[d] *= 2;	/* glibc compiles x+ as xx*: "(a)+++..." doubles */
-			break;
-		case '*':
-		case '?':
-			break;
-		case '{': {
-			unsigned long	 lo = 0, hi = 0, bound;
-			const char	*t = s + 1;
-			int		 comma = 0, digits = 0;
-
-			for (; *t >= '0' && *t <= '9'; t++, digits++)
-				lo = digit(lo, *t);
-			if (*t == ',') {
-				comma = 1;
-				for (t++; *t >= '0' && *t <= '9'; t++)
-					hi = digit(hi, *t);
-			}
-			if (*t != '}' || (digits == 0 && !comma))
-				goto atom;	/* a literal brace to glibc */
-			bound = !comma ? lo : hi != 0 ? hi : lo + 1;
-			if (bound > 1)
-				last[d] *= bound;
-			s = t;
-			break;
-		}
-		default:
-		atom:
-			total[d] += last[d];
-			last[d] = 1;
-			break;
-		}
-		if (total[d] + last[d] > MATCH_MAX_COST)
-			return 1;
-	}
-	while (d > 0) {
-		g = total[d] + last[d];
-		d--;
-		total[d] += g;
-	}
-	return total[0] + last[0] > MATCH_MAX_COST;
-}
-
 static int
 set_match(struct query *q, const char *value, char *err, size_t errlen)
 {
@@ -284,12 +187,13 @@ set_match(struct query *q, const char *value, char *err, size_t errlen)
 		    MATCH_MAX_BYTES, params[P_MATCH].accepts);
 		return 400;
 	}
-	switch (match_cost(value)) {
-	case 1:
+	switch (regex_guard(value, MATCH_MAX_COST)) {
+	case REGEX_TOO_BIG:
 		snprintf(err, errlen, "parameter 'match' is too complex: nested or large"
-		    " repeat counts (accepted: %s)", params[P_MATCH].accepts);
+		    " repeats, or a repeat of what can match empty (accepted: %s)",
+		    params[P_MATCH].accepts);
 		return 400;
-	case 2:
+	case REGEX_BACKREF:
 		snprintf(err, errlen, "parameter 'match' uses a back-reference (accepted: %s)",
 		    params[P_MATCH].accepts);
 		return 400;

@@ -17,18 +17,26 @@
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
+static char	workdir[] = "/tmp/pidcar-fuzz-config.XXXXXX";
+
+static void
+remove_workdir(void)
+{
+	if (chdir("/") == 0)
+		rmdir(workdir);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char	dir[] = "/tmp/pidcar-fuzz-config.XXXXXX";
-
 	(void)argc;
 	(void)argv;
 	log_init(LOG_LVL_ERROR);
-	if (mkdtemp(dir) == NULL || chdir(dir) == -1) {
+	if (mkdtemp(workdir) == NULL || chdir(workdir) == -1) {
 		perror("fuzz_config: empty working directory");
 		abort();
 	}
+	atexit(remove_workdir);
 	return 0;
 }
 
