@@ -487,18 +487,17 @@ poller_examine(struct poller *pl, pid_t pid, int pidfd)
 		fatalx("ptable_add %d", (int)pid);
 	p->scan_gen = pl->gen;
 	memcpy(p->comm, st.comm, sizeof(p->comm));
-	if (pl->agent)
-		/* Agent mode counts FORK events; the exits come as EXIT events. */
+	if (pl->agent) {
+		/* FORK events are counted, exits come as EXIT events: no pidfd. */
 		ptable_set_host(d->pt, p, ns_to_host(d, pid));
-	else
+	} else {
 		d->c.forks++;
-	if (pl->agent)
-		;	/* no pidfds: EXIT events tell */
-	else if (pidfd == -1 && pl->npidfds < pl->max_pidfds) {
-		if ((pidfd = sys_pidfd_open(pid)) == -1 && errno == EMFILE)
-			log_warnx("out of file descriptors for pidfds");
-	} else if (pidfd == -1)
-		d->c.pidfd_short++;
+		if (pidfd == -1 && pl->npidfds < pl->max_pidfds) {
+			if ((pidfd = sys_pidfd_open(pid)) == -1 && errno == EMFILE)
+				log_warnx("out of file descriptors for pidfds");
+		} else if (pidfd == -1)
+			d->c.pidfd_short++;
+	}
 	if (pidfd != -1)
 		watch_pidfd(pl, p, pidfd);
 	if (poller_read_new(d, p) == -1 && !PROCFS_VANISHED(errno))
