@@ -3,6 +3,8 @@
  * epoll fd watched by the libevent loop; pidcar accepts connections itself and
  * checks the raw request and the token before any route runs.  Requests that
  * need fresh numbers are suspended until the sliced refresh is done.
+ * Longer than most modules because the MHD callbacks (access, completion,
+ * connection, logger, TLS certificate) share the request state kept here.
  */
 #include <sys/types.h>
 #include <sys/resource.h>

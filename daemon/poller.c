@@ -2,6 +2,9 @@
  * Sidecar discovery (source procfs_poll): a cheap ns_last_pid probe finds new
  * PIDs without a scan, one pidfd per process in one epoll set gives exact exit
  * times and codes, and a slow getdents64 diff is the safety net (kernel.md §12).
+ * It also holds the table upkeep that agent.c drives (born, exit, changed), which
+ * makes it longer than most modules; that upkeep is the part to move out into a
+ * module of its own when the agent's taskstats join arrives.
  */
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -368,21 +371,17 @@ reread_identity(struct daemon *d, struct proc *p, int renamed)
 	free(cmd);
 }
 
-int
-poller_read_stats(struct daemon *d, struct proc *p, double now)
+/* Takes in one stat read of p, then reads io, fds and owner. */
+static void
+apply_stats(struct daemon *d, struct proc *p, const struct proc_stat *stp,
+    double now)
 {
-	struct proc_stat	st;
+	const struct proc_stat	st = *stp;
 	struct proc_io		io;
 	unsigned long long	cpu;
 	long long		uid = p->uid;
 	int			identity = 0, renamed;
 
-	if (procfs_read_stat(d->procfd, p->pid, &st) == -1)
-		return -1;
-	if (st.starttime != p->start_ticks) {
-		errno = ESRCH;	/* the PID was reused: ours is gone */
-		return -1;
-	}
 	/* A new comm usually means an exec: the command line changed too. */
 	renamed = p->comm[0] != '\0' && strcmp(p->comm, st.comm) != 0;
 	/*
@@ -423,7 +422,7 @@ poller_read_stats(struct daemon *d, struct proc *p, double now)
 		/* No fds and no io, but one first seen as a zombie needs its owner. */
 		if (p->uid < 0)
 			read_owner(d, p);
-		return 0;
+		return;
 	}
 	if (procfs_read_io(d->procfd, p->pid, &io) == 0) {
 		p->read_bytes = io.read_bytes;
@@ -439,18 +438,31 @@ poller_read_stats(struct daemon *d, struct proc *p, double now)
 	/* And on an owner change (setuid after the fork, no exec). */
 	if (p->uid != uid && p->grp != NULL && d->groups != NULL)
 		groups_assign(d->groups, d->pt, p, d->users, now);
-	return 0;
 }
 
 int
-poller_read_new(struct daemon *d, struct proc *p)
+poller_read_stats(struct daemon *d, struct proc *p, double now)
 {
-	if (poller_read_stats(d, p, now_mono()) == -1)
+	struct proc_stat	st;
+
+	if (procfs_read_stat(d->procfd, p->pid, &st) == -1)
 		return -1;
-	/* poller_read_stats read them unless cmdline is off or it is a zombie. */
+	if (st.starttime != p->start_ticks) {
+		errno = ESRCH;	/* the PID was reused: ours is gone */
+		return -1;
+	}
+	apply_stats(d, p, &st, now);
+	return 0;
+}
+
+/* A new process whose stat was just read: the rest of it, without reading stat again. */
+static void
+read_new(struct daemon *d, struct proc *p, const struct proc_stat *st)
+{
+	apply_stats(d, p, st, now_mono());
+	/* apply_stats read them unless cmdline is off or it is a zombie. */
 	if (p->exe == NULL && p->cmdline == NULL)
 		read_identity(d, p);
-	return 0;
 }
 
 /*
@@ -500,8 +512,7 @@ poller_examine(struct poller *pl, pid_t pid, int pidfd)
 	}
 	if (pidfd != -1)
 		watch_pidfd(pl, p, pidfd);
-	if (poller_read_new(d, p) == -1 && !PROCFS_VANISHED(errno))
-		d->c.read_errors++;
+	read_new(d, p, &st);
 	if (d->groups != NULL)
 		groups_assign(d->groups, d->pt, p, d->users, now_mono());
 	/* A pidfd taken after the exit fires at once; without one, a scan tells. */

@@ -26,12 +26,6 @@ int		 poller_probe_exit_info(void);
 void		 poller_free(struct poller *);
 
 /*
- * Reads everything about one process that changes slowly (identity, cmdline,
- * exe, owner) and its stats; used for new processes.  Returns 0, or -1 with
- * errno (PROCFS_VANISHED when it is gone).
- */
-int		 poller_read_new(struct daemon *, struct proc *);
-/*
  * Reads every command line again with d->conf's cmdline and redaction (after a
  * reload: new rules apply to running processes too; cmdline no forgets them).
  */
