@@ -72,6 +72,10 @@ struct poller {
 	struct event	*ev_epoll;
 	struct event	*ev_slice;
 	struct pending	*pend;		/* new pids waiting to be read */
+	pid_t		 retry[64];	/* read mid-execve: arguments not set up yet */
+	int		 nretry;
+	int		 retry_round;
+	struct event	*ev_retry;
 	size_t		 npend, cappend, pendpos;
 };
 
@@ -371,6 +375,56 @@ reread_identity(struct daemon *d, struct proc *p, int renamed)
 	free(cmd);
 }
 
+static void	retry_cb(evutil_socket_t, short, void *);
+
+/*
+ * execve sets comm and exe before the new arguments (the ELF loader's
+ * create_elf_tables), so a process read in between has an exe and no
+ * arguments.  Its command line is read again 10 ms later, a few times, rather
+ * than at a refresh that a request may reuse for refresh_age.
+ */
+static void
+want_retry(struct poller *pl, struct proc *p)
+{
+	struct timeval	tv = { 0, 10000 };
+
+	if (!pl->d->conf->cmdline || p->cmdline_len != 0 || p->exe == NULL ||
+	    p->state == 'Z' || pl->nretry == (int)(sizeof(pl->retry) /
+	    sizeof(pl->retry[0])))
+		return;
+	if (pl->nretry++ == 0) {
+		pl->retry_round = 0;
+		evtimer_add(pl->ev_retry, &tv);
+	}
+	pl->retry[pl->nretry - 1] = p->pid;
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct poller	*pl = arg;
+	struct daemon	*d = pl->d;
+	struct timeval	 tv = { 0, 10000 };
+	int		 i, n = 0;
+
+	(void)fd;
+	(void)what;
+	pl->retry_round++;
+	for (i = 0; i < pl->nretry; i++) {
+		struct proc	*p = ptable_find(d->pt, pl->retry[i]);
+
+		if (p == NULL || p->cmdline_len != 0 || p->exe == NULL)
+			continue;
+		reread_identity(d, p, 0);
+		if (d->groups != NULL)
+			groups_assign(d->groups, d->pt, p, d->users, now_mono());
+		if (p->cmdline_len == 0 && pl->retry_round < 5)
+			pl->retry[n++] = p->pid;
+	}
+	if ((pl->nretry = n) > 0)
+		evtimer_add(pl->ev_retry, &tv);
+}
+
 /* Takes in one stat read of p, then reads io, fds and owner. */
 static void
 apply_stats(struct daemon *d, struct proc *p, const struct proc_stat *stp,
@@ -513,6 +567,7 @@ poller_examine(struct poller *pl, pid_t pid, int pidfd)
 	if (pidfd != -1)
 		watch_pidfd(pl, p, pidfd);
 	read_new(d, p, &st);
+	want_retry(pl, p);
 	if (d->groups != NULL)
 		groups_assign(d->groups, d->pt, p, d->users, now_mono());
 	/* A pidfd taken after the exit fires at once; without one, a scan tells. */
@@ -571,8 +626,10 @@ poller_changed(struct poller *pl, struct proc *p, int exec)
 	if (procfs_read_stat(d->procfd, p->pid, &st) == 0 &&
 	    st.starttime == p->start_ticks)
 		memcpy(p->comm, st.comm, sizeof(p->comm));
-	if (exec)
+	if (exec) {
 		read_identity(d, p);
+		want_retry(pl, p);
+	}
 	read_owner(d, p);
 	if (d->groups != NULL)
 		groups_assign(d->groups, d->pt, p, d->users, now_mono());
@@ -800,6 +857,7 @@ poller_start(struct daemon *d)
 	pl->ev_epoll = event_new(d->base, pl->epfd, EV_READ | EV_PERSIST,
 	    epoll_cb, pl);
 	pl->ev_slice = event_new(d->base, -1, 0, slice_cb, pl);
+	pl->ev_retry = evtimer_new(d->base, retry_cb, pl);
 	event_add(pl->ev_epoll, NULL);
 	poller_reconfigure(pl);
 	/* Probe first, scan second: what forks during the scan is probed. */
@@ -856,6 +914,7 @@ poller_free(struct poller *pl)
 	event_free(pl->ev_scan);
 	event_free(pl->ev_epoll);
 	event_free(pl->ev_slice);
+	event_free(pl->ev_retry);
 	for (p = ptable_first(pl->d->pt); p != NULL; p = ptable_next(p))
 		drop_pidfd(pl, p);
 	for (i = pl->pendpos; i < pl->npend; i++)

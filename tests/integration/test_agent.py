@@ -118,7 +118,8 @@ def test_list_matches_ps_with_namespace_pids(agent, target):
 def test_new_process_is_seen_with_its_namespace_pid(agent, target):
     s = target.spawn("sleep", "30")
     # Seen at FORK (still nsenter's copy), then again at its EXEC.
-    p = wait_for(lambda: (lambda p: p if p and p["comm"] == "sleep" else None)(
+    p = wait_for(lambda: (lambda p: p if p and p["comm"] == "sleep" and
+                          p["cmdline"] == ["sleep", "30"] else None)(
         agent.processes().get(s.pid)), 5, "the new process after its exec")
     assert p["cmdline"] == ["sleep", "30"]
     assert p["host_pid"] == s.host_pid

@@ -371,12 +371,18 @@ def test_tree_text(ns):
     eventually(check, timeout=5)
 
 
+def assert_identity(p):
+    assert p["comm"] == "sleep" and p["cmdline"] == ["sleep", "1000"], p
+
+
 def test_new_process_listed_and_exit_seen(ns):
     s = ns.spawn("sleep", "1000")
     t0 = time.monotonic()
     wait_for(lambda: s.pid in ns.by_pid("name=sleep"), 3, "pid %d to be listed" % s.pid)
     listed_after = time.monotonic() - t0
-    p = ns.json("/api/v1/processes/%d" % s.pid)
+    # Caught mid-execve its arguments are not set up yet: read again within ms.
+    p = eventually(lambda: (lambda p: (p, assert_identity(p))[0])(
+        ns.json("/api/v1/processes/%d" % s.pid)), timeout=1.0, interval=0.02)
     assert p["comm"] == "sleep" and p["cmdline"] == ["sleep", "1000"] and p["ppid"] == 0, p
     assert listed_after < 2.0, "listed only after %.2fs" % listed_after
     s.kill(signal.SIGKILL)
