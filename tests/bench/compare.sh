@@ -1,7 +1,7 @@
 #!/bin/bash
 # Measures pidcar and process-exporter side by side as sidecars of one target
 # namespace, in one run: scrape time, CPU per scrape, RSS, idle CPU, and the
-# /proc floor (stat+status+cmdline of every process, ../shared/bench/procscan.c).
+# /proc floor (stat+status+cmdline of every process, procscan.c here).
 #
 #   tests/bench/compare.sh TARGET_HOST_PID [SCRAPES]
 #
@@ -13,14 +13,13 @@ N=${2:-5}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PIDCAR=${PIDCAR:-$ROOT/build/pidcar}
-SHARED_BENCH=${SHARED_BENCH:-$ROOT/../shared/bench}
 WORK=$(mktemp -d)
 HZ=$(getconf CLK_TCK)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-cc -O2 -o "$WORK/procscan" "$SHARED_BENCH/procscan.c"
+cc -O2 -o "$WORK/procscan" "$HERE/procscan.c"
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
