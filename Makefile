@@ -1,5 +1,6 @@
 # pidcar: a process monitor for one PID namespace, served over HTTP.
 # make | make run | make test | make unit | make integration | make install | make clean | make deps
+# make test-container (podman + the docker CLI: the image, sidecar, agent, compose, pod, systemd)
 # make fuzz (libFuzzer, clang)
 
 VERSION	:= 0.1.0
@@ -31,7 +32,8 @@ LIB_SRCS := daemon/log.c daemon/xmalloc.c daemon/util.c daemon/config.c \
 	daemon/api_json.c daemon/text.c daemon/prom.c daemon/poller.c \
 	daemon/refresh.c daemon/http.c daemon/cnproc.c daemon/target.c daemon/taskstats.c daemon/docker.c daemon/agent.c daemon/auth.c daemon/tls.c \
 	daemon/vet.c daemon/accept.c daemon/groups.c daemon/scrape.c daemon/redact.c \
-	daemon/regex_guard.c
+	daemon/regex_guard.c daemon/events.c daemon/stream.c daemon/privdrop.c daemon/sdnotify.c \
+	daemon/perfev.c daemon/fanexec.c
 SRCS	:= $(LIB_SRCS) daemon/main.c
 LIB_OBJS := $(LIB_SRCS:daemon/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -74,6 +76,12 @@ unit: $(UNIT_BINS)
 integration: $(BUILD)/pidcar
 	PIDCAR_BIN=$(abspath $(BUILD)/pidcar) $(PYTEST) -q tests/integration
 
+# The image and every container deployment, through podman and the docker CLI
+# (tests/container): installs what `tests/deps.sh container` lists first.
+test-container: $(BUILD)/pidcar
+	@tests/deps.sh container
+	PIDCAR_BIN=$(abspath $(BUILD)/pidcar) $(PYTEST) -q tests/container
+
 # The whole suite, then again under AddressSanitizer + UBSan: any report stops
 # the binary, and the harness fails a test whose pidcar printed one (leaks at
 # a clean exit included).
@@ -93,7 +101,8 @@ FUZZ_SECONDS	?= 60
 FUZZ_TARGETS	:= procfs users config route redact netlink
 FUZZ_SRCS	:= daemon/log.c daemon/xmalloc.c daemon/util.c daemon/config.c \
 	daemon/procfs.c daemon/users.c daemon/route.c daemon/redact.c \
-	daemon/cnproc.c daemon/taskstats.c daemon/target.c daemon/regex_guard.c
+	daemon/cnproc.c daemon/taskstats.c daemon/target.c daemon/regex_guard.c \
+	daemon/privdrop.c daemon/events.c
 FUZZ_OBJS	:= $(FUZZ_SRCS:daemon/%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_CFLAGS	:= -std=gnu11 -g -O1 -fno-omit-frame-pointer $(WARN) -D_GNU_SOURCE \
 	-DPIDCAR_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -Idaemon \
@@ -134,13 +143,62 @@ fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t)))
 
+# The binary, the units (ExecStart= pointing at SBINDIR), the man pages and,
+# unless one is there, the example config.  A real install (no DESTDIR, as
+# root) also creates the pidcar system user that pidcar.service runs as.
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
 install: $(BUILD)/pidcar
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/pidcar
-	install -m 0755 $(BUILD)/pidcar $(DESTDIR)$(PREFIX)/bin/pidcar
-	test -e $(DESTDIR)/etc/pidcar/pidcar.conf || \
-		install -m 0644 config/pidcar.conf $(DESTDIR)/etc/pidcar/pidcar.conf
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(SYSCONFDIR)/pidcar
+	install -m 0755 $(BUILD)/pidcar $(DESTDIR)$(SBINDIR)/pidcar
+	for u in pidcar.service pidcar@.service; do \
+		sed 's|/usr/local/sbin/pidcar|$(SBINDIR)/pidcar|; s|/etc/pidcar/|$(SYSCONFDIR)/pidcar/|' \
+			systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+		mv $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 man/pidcar.8 $(DESTDIR)$(MANDIR)/man8/pidcar.8
+	install -m 0644 man/pidcar.conf.5 $(DESTDIR)$(MANDIR)/man5/pidcar.conf.5
+	test -e $(DESTDIR)$(SYSCONFDIR)/pidcar/pidcar.conf || \
+		install -m 0644 config/pidcar.conf $(DESTDIR)$(SYSCONFDIR)/pidcar/pidcar.conf
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ! getent passwd pidcar >/dev/null; then \
+		echo "useradd --system pidcar"; \
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin --comment "pidcar process monitor" pidcar; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/pidcar $(DESTDIR)$(UNITDIR)/pidcar.service \
+		$(DESTDIR)$(UNITDIR)/pidcar@.service $(DESTDIR)$(MANDIR)/man8/pidcar.8 \
+		$(DESTDIR)$(MANDIR)/man5/pidcar.conf.5
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/pidcar and the pidcar user"
 
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps run unit integration test install clean fuzz fuzz-deps
+.PHONY: all deps run unit integration test test-container install uninstall clean fuzz \
+	fuzz-deps
+
+# Benchmarks (tests/bench/README.md), as root: pidcar in agent and sidecar mode
+# against process-exporter, forkstat, a bare proc-connector listener, the /proc
+# floor and ps, in one run.  `make bench` writes tests/bench/results/latest.*;
+# `make bench-quick` (100 and 1 000 processes, short windows) writes
+# $(BUILD)/bench/results/ for development.
+BENCH_SIZES	?= 100 1000 10000
+BENCH_IDLE	?= 30
+BENCH_ENV	= PIDCAR_BIN=$(abspath $(BUILD)/pidcar) BENCH_BUILD=$(abspath $(BUILD))/bench
+bench: $(BUILD)/pidcar
+	@tests/bench/deps.sh
+	$(BENCH_ENV) BENCH_SIZES="$(BENCH_SIZES)" BENCH_IDLE=$(BENCH_IDLE) tests/bench/bench.sh
+
+bench-quick: $(BUILD)/pidcar
+	@tests/bench/deps.sh
+	$(BENCH_ENV) BENCH_SIZES="100 1000" BENCH_IDLE=5 BENCH_SCRAPE_S=3 BENCH_STORM_S=2 \
+		BENCH_BURNERS=500 BENCH_OUT=$(abspath $(BUILD))/bench/results tests/bench/bench.sh
+
+.PHONY: bench bench-quick

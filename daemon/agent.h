@@ -12,6 +12,7 @@
 struct daemon;
 struct poller;
 struct target;
+struct ts_listener;
 
 /*
  * Whether pidcar runs in the initial PID and user namespaces (fixed inode
@@ -23,9 +24,12 @@ int		 agent_initial_namespaces(void);
  * initial namespaces or no ACK came; *sub says how it subscribed.
  */
 int		 agent_open(enum cn_sub *sub);
-/* Starts reading fd (taken over) on d->base. */
+/*
+ * Starts reading fd (taken over) on d->base; ts (taken over, may be NULL)
+ * gives the exit records joined to its EXITs.
+ */
 struct agent	*agent_start(struct daemon *, struct poller *, const struct target *,
-		    int fd, enum cn_sub sub);
+		    int fd, enum cn_sub sub, struct ts_listener *ts);
 /* What the subscription is ("filtered", "legacy"), for the status. */
 const char	*agent_subscription(const struct agent *);
 /* Unsubscribes (PROC_CN_MCAST_IGNORE) and frees; NULL is a no-op. */

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "events.h"
 #include "groups.h"
 #include "log.h"
 #include "ptable.h"
@@ -396,6 +397,132 @@ api_processes(const struct daemon *d, struct proc **v, size_t n, size_t total,
 	return buf_release(&b, len);
 }
 
+/* The decoded wait status: outcome, exit_code or signal (+ core_dumped). */
+static void
+put_exit(struct buf *b, int st)
+{
+	const char	*abbrev;
+
+	put_key(b, "outcome");
+	put_cstr(b, exit_outcome_name(exit_outcome_of(st)));
+	put_key(b, "exit_code");
+	put_int(b, st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, 1);
+	put_key(b, "signal");
+	if (st >= 0 && WIFSIGNALED(st)) {
+		if ((abbrev = sigabbrev_np(WTERMSIG(st))) != NULL)
+			buf_printf(b, "\"SIG%s\"", abbrev);
+		else
+			buf_printf(b, "\"SIG%d\"", WTERMSIG(st));
+		put_key(b, "signal_number");
+		buf_printf(b, "%d", WTERMSIG(st));
+		put_key(b, "core_dumped");
+		buf_puts(b, WCOREDUMP(st) ? "true" : "false");
+	} else {
+		buf_puts(b, "null");
+		put_key(b, "signal_number");
+		buf_puts(b, "null");
+		put_key(b, "core_dumped");
+		buf_puts(b, "null");
+	}
+}
+
+static const char *const cpu_sources[] = {
+	[EV_CPU_NONE] = NULL,
+	[EV_CPU_TASKSTATS] = "taskstats",
+	[EV_CPU_FINAL] = "final_stat",
+	[EV_CPU_SAMPLED] = "last_sample",
+};
+
+void
+api_event(struct buf *b, const struct pevent *ev)
+{
+	buf_putc(b, '{');
+	put_key(b, "seq");
+	buf_printf(b, "%llu", (unsigned long long)ev->seq);
+	put_key(b, "type");
+	put_cstr(b, events_type_name(ev->type));
+	put_key(b, "time");
+	put_time(b, ev->time);
+	if (ev->type == EV_TARGET) {
+		put_key(b, "what");
+		put_cstr(b, ev->what);
+		put_key(b, "reason");
+		put_cstr(b, ev->reason);
+		buf_putc(b, '}');
+		return;
+	}
+	put_key(b, "pid");
+	put_int(b, ev->pid > 0 ? ev->pid : -1, 1);
+	put_key(b, "ppid");
+	put_int(b, ev->ppid > 0 ? ev->ppid : -1, 1);
+	put_key(b, "host_pid");
+	put_int(b, ev->host_pid > 0 ? ev->host_pid : -1, 1);
+	put_key(b, "comm");
+	if (ev->comm[0] != '\0')
+		put_str(b, ev->comm, strnlen(ev->comm, sizeof(ev->comm)));
+	else
+		buf_puts(b, "null");
+	put_key(b, "exe");
+	put_cstr(b, ev->exe);
+	if (ev->type == EV_EXIT) {
+		put_exit(b, ev->status);
+		put_key(b, "lifetime_seconds");
+		if (ev->lifetime >= 0)
+			put_real(b, ev->lifetime);
+		else
+			buf_puts(b, "null");
+		put_key(b, "cpu_user_seconds");
+		if (ev->cpu != EV_CPU_NONE)
+			put_real(b, ev->cpu_user);
+		else
+			buf_puts(b, "null");
+		put_key(b, "cpu_system_seconds");
+		if (ev->cpu != EV_CPU_NONE)
+			put_real(b, ev->cpu_system);
+		else
+			buf_puts(b, "null");
+		put_key(b, "cpu_source");
+		put_cstr(b, (unsigned)ev->cpu < 4 ? cpu_sources[ev->cpu] : NULL);
+		put_key(b, "max_rss_bytes");
+		put_int(b, ev->max_rss_bytes, 1);
+	}
+	buf_putc(b, '}');
+}
+
+char *
+api_events(const struct events *e, uint64_t since, long limit, unsigned types,
+    size_t *len)
+{
+	const struct pevent	*ev;
+	struct buf		 b;
+	uint64_t		 s, oldest = events_oldest(e), next = events_next(e);
+	uint64_t		 missed = 0;
+	long			 n = 0;
+
+	if (since == 0)
+		since = oldest;
+	if (since < oldest) {
+		missed = oldest - since;
+		since = oldest;
+	}
+	buf_init(&b, 4096);
+	buf_puts(&b, "{\"events\":[");
+	for (s = since; s < next && (limit < 0 || n < limit); s++) {
+		if ((ev = events_get(e, s)) == NULL)
+			continue;
+		if (types != 0 && (types & (1u << ev->type)) == 0)
+			continue;
+		if (n++ > 0)
+			buf_putc(&b, ',');
+		api_event(&b, ev);
+	}
+	/* next: where to go on from, past the filtered-out ones too. */
+	buf_printf(&b, "],\"count\":%ld,\"next\":%llu,\"missed\":%llu,"
+	    "\"oldest\":%llu}", n, (unsigned long long)(s > next ? next : s),
+	    (unsigned long long)missed, (unsigned long long)oldest);
+	return buf_release(&b, len);
+}
+
 char *
 api_process_detail(const struct daemon *d, const struct proc *p,
     struct proc **children, size_t nchildren, size_t *len)
@@ -545,6 +672,20 @@ status_counters(const struct daemon *d)
 	jset(o, "resyncs", juint(d->c.resyncs));
 	jset(o, "events_lost", juint(d->c.events_lost));
 	jset(o, "pidfd_short", juint(d->c.pidfd_short));
+	jset(o, "perf_records", juint(d->c.perf_records));
+	jset(o, "taskstats_joined", juint(d->c.ts_joined));
+	jset(o, "taskstats_missing", juint(d->c.ts_missing));
+	jset(o, "taskstats_overruns", juint(d->c.ts_lost));
+	if (d->events != NULL) {
+		json_t	*ev = jnew(json_object());
+		int	 t;
+
+		for (t = 0; t < EV_NTYPES; t++)
+			jset(ev, events_type_name(t),
+			    juint(events_count(d->events, t)));
+		jset(o, "events", ev);
+		jset(o, "event_seq", juint(events_next(d->events) - 1));
+	}
 	jset(o, "requests", juint(d->c.requests));
 	return o;
 }
@@ -560,6 +701,13 @@ status_kernel(const struct daemon *d)
 	jset(o, "pidfd_info_exit", json_boolean(d->feat.pidfd_info_exit));
 	jset(o, "ns_last_pid", json_boolean(d->feat.ns_last_pid));
 	jset(o, "fd_count_stat", json_boolean(d->feat.fd_count_stat));
+	/* Sidecar sources, tried at start: the errno name says why one is off. */
+	jset(o, "perf_task_events", json_boolean(d->feat.perf));
+	jset(o, "perf_error", d->feat.perf_errno != 0 ?
+	    jstr(strerrorname_np(d->feat.perf_errno)) : json_null());
+	jset(o, "fanotify_exec", json_boolean(d->feat.fanotify));
+	jset(o, "fanotify_error", d->feat.fanotify_errno != 0 ?
+	    jstr(strerrorname_np(d->feat.fanotify_errno)) : json_null());
 	return o;
 }
 
@@ -681,6 +829,22 @@ status_groups(const struct daemon *d)
 	return o;
 }
 
+/* Sidecar mode: which processes are counted at all, by source. */
+static void
+status_sidecar_counting(const struct daemon *d, json_t *o)
+{
+	jset(o, "forks", json_string(d->feat.perf ?
+	    "exact: perf FORK records of the namespace (a lost record is "
+	    "counted in events_lost and repaired by a scan)" :
+	    "processes alive at an ns_last_pid probe (poll_interval) or a scan; "
+	    "shorter lives are missed"));
+	jset(o, "exits_counted", json_string(d->feat.perf ?
+	    "exact: every process counted at its fork is counted at its exit; "
+	    "outcome unknown when it was reaped before pidcar held its pidfd "
+	    "(within a few ms of the fork)" :
+	    "every process pidcar discovered"));
+}
+
 /*
  * What pidcar can know in this mode, and how exactly (README "Accounting"):
  * sidecar mode has no taskstats, so an exited process's CPU is the zombie's
@@ -693,14 +857,29 @@ status_accounting(const struct daemon *d)
 	const struct groups_stats	*st;
 	double				 hz = d->clk_tck > 0 ? (double)d->clk_tck : 100;
 
-	jset(o, "exit_time", json_string("exact: pidfd readable at the exit"));
-	jset(o, "exit_status", json_string(d->feat.pidfd_info_exit ?
-	    "exact: PIDFD_GET_INFO after the reap" :
-	    "zombie stat field 52 if read before the reap, else unknown"));
-	jset(o, "cpu_of_exited", json_string("zombie stat if read before the "
-	    "reap (exact to the tick), else the last refresh's sample"));
-	jset(o, "cpu_of_unseen", json_string("growth of the parent's cutime and "
-	    "cstime, credited to the parent's group"));
+	if (d->nsfd != -1 && d->mode != NULL && strcmp(d->mode, "agent") == 0) {
+		jset(o, "exit_time", json_string("exact: the connector's EXIT"));
+		jset(o, "exit_status", json_string("exact: the connector's EXIT "
+		    "carries the wait status of every process"));
+	} else {
+		jset(o, "exit_time", json_string("exact: pidfd readable at the exit"));
+		jset(o, "exit_status", json_string(d->feat.pidfd_info_exit ?
+		    "exact: PIDFD_GET_INFO after the reap" :
+		    "zombie stat field 52 if read before the reap, else unknown"));
+	}
+	if (d->taskstats) {
+		jset(o, "cpu_of_exited", json_string("exact: the taskstats exit "
+		    "record (microseconds, never below the last sample)"));
+		jset(o, "cpu_of_unseen", json_string("exact: the taskstats exit "
+		    "record, credited to the process's own group"));
+	} else {
+		jset(o, "cpu_of_exited", json_string("zombie stat if read before "
+		    "the reap (exact to the tick), else the last refresh's sample"));
+		jset(o, "cpu_of_unseen", json_string("growth of the parent's "
+		    "cutime and cstime, credited to the parent's group"));
+	}
+	if (d->mode != NULL && strcmp(d->mode, "sidecar") == 0)
+		status_sidecar_counting(d, o);
 	jset(o, "io_of_exited", json_string("the last refresh's sample"));
 	jset(o, "lifetime_resolution_seconds", jreal(1 / hz));
 	if (d->groups != NULL) {
@@ -708,6 +887,8 @@ status_accounting(const struct daemon *d)
 		jset(o, "exits_with_final_cpu", juint(st->final_cpu));
 		jset(o, "exits_with_sampled_cpu", juint(st->sampled_cpu));
 		jset(o, "unseen_cpu_seconds", jreal((double)st->unseen_ticks / hz));
+		jset(o, "exits_with_taskstats_cpu", juint(st->taskstats_cpu));
+		jset(o, "exits_unread_without_record", juint(st->unread_exits));
 	}
 	return o;
 }

@@ -30,6 +30,7 @@
 #include "target.h"
 #include "daemon.h"
 #include "log.h"
+#include "privdrop.h"
 #include "redact.h"
 #include "xmalloc.h"
 
@@ -86,6 +87,8 @@ static int	set_redact(struct config *, const struct keyword *, const char *,
 		    char *, size_t);
 static int	set_redact_defaults(struct config *, const struct keyword *,
 		    const char *, char *, size_t);
+static int	set_user(struct config *, const struct keyword *, const char *,
+		    char *, size_t);
 
 /* Sorted by name: lookups use bsearch and --help lists it in this order. */
 static const struct keyword keywords[] = {
@@ -102,6 +105,9 @@ static const struct keyword keywords[] = {
 	    "an HTTP connection idle this long is closed",
 	    set_duration, offsetof(struct config, connection_timeout),
 	    1 * NS_S, 3600 * NS_S },
+	{ "events_buffer", "N", "10000", "an integer 16-1000000",
+	    "lifecycle events kept for /api/v1/events and stream resumes",
+	    set_int, offsetof(struct config, events_buffer), 16, 1000000 },
 	{ "group", "NAME MATCHER...", NULL,
 	    "NAME then one or more of comm=RE exe=RE cmdline=RE user=NAME "
 	    "(POSIX extended regexes; quote a matcher that has spaces)",
@@ -130,6 +136,9 @@ static const struct keyword keywords[] = {
 	{ "max_groups", "N", "256", "an integer 1-100000",
 	    "most groups exported; processes of further names go to \"other\"",
 	    set_int, offsetof(struct config, max_groups), 1, 100000 },
+	{ "max_streams", "N", "16", "an integer 1-1000",
+	    "concurrent /api/v1/events/stream clients",
+	    set_int, offsetof(struct config, max_streams), 1, 1000 },
 	{ "metrics_token_file", "PATH|none", "none",
 	    "a readable file holding one token, like auth_token_file, or none",
 	    "a second bearer token that opens /metrics only (for Prometheus)",
@@ -176,6 +185,11 @@ static const struct keyword keywords[] = {
 	    "a readable PEM file with the certificate's private key, or none",
 	    "the private key of tls_cert",
 	    set_pem_file, offsetof(struct config, tls_key), 0, 0 },
+	{ "user", "NAME|UID|none", "none",
+	    "a user of the passwd database, a numeric uid, or none",
+	    "switch to this user after start-up, keeping only the capabilities "
+	    "the mode needs (none: keep the uid, drop the capabilities anyway)",
+	    set_user, 0, 0, 0 },
 };
 #define NKEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))
 
@@ -825,6 +839,28 @@ set_group(struct config *conf, const struct keyword *k, const char *value,
 	return 0;
 }
 
+/* Checked against the passwd database now, so `pidcar -n` catches a typo. */
+static int
+set_user(struct config *conf, const struct keyword *k, const char *value,
+    char *why, size_t whylen)
+{
+	const char	*name;
+	uid_t		 uid;
+	gid_t		 gid;
+
+	(void)k;
+	if (strcmp(value, "none") == 0) {
+		free(conf->user);
+		conf->user = NULL;
+		return 0;
+	}
+	if (privdrop_lookup(value, &uid, &gid, &name, why, whylen) == -1)
+		return -1;
+	free(conf->user);
+	conf->user = xstrdup(value);
+	return 0;
+}
+
 static int
 set_main(struct config *conf, const struct keyword *k, const char *value,
     char *why, size_t whylen)
@@ -900,6 +936,7 @@ config_free(struct config *conf)
 	free(conf->listen);
 	free(conf->listen_host);
 	free(conf->target);
+	free(conf->user);
 	file_clear(&conf->auth_token);
 	file_clear(&conf->metrics_token);
 	file_clear(&conf->tls_cert);

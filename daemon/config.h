@@ -38,6 +38,7 @@ struct config {
 	char		*listen_host;	/* "127.0.0.1", "::1", "0.0.0.0" */
 	int		 listen_port;
 	char		*target;	/* "self" */
+	char		*user;		/* drop to it after start-up; NULL: keep the uid */
 	enum log_level	 log_level;
 	double		 poll_interval;	/* s: ns_last_pid probe period */
 	double		 scan_interval;	/* s: full /proc diff, the safety net */
@@ -46,6 +47,8 @@ struct config {
 	struct redact	*redact;	/* owned: built-ins + redact rules */
 	int		 redact_defaults;	/* 1: the built-in rules apply */
 	int		 max_connections;
+	int		 max_streams;		/* SSE clients */
+	int		 events_buffer;		/* ring entries */
 	struct group_rule *groups;	/* in order: the first match wins */
 	size_t		 ngroups;
 	int		 group_by_comm;	/* 1: unmatched by comm; 0: all in "other" */

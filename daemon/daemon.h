@@ -14,6 +14,7 @@ struct refresh;
 struct http;
 struct users;
 struct groups;
+struct events;
 
 enum exit_outcome {
 	EXIT_ZERO,		/* exited_zero */
@@ -34,7 +35,12 @@ struct counters {
 	uint64_t	 resyncs;
 	uint64_t	 events_lost;	/* agent: ENOBUFS episodes + per-CPU seq gaps */
 	uint64_t	 pidfd_short;	/* processes watched without a pidfd (fd limit) */
+	uint64_t	 perf_records;	/* sidecar: side-band records read, outsiders' too */
 	uint64_t	 requests;
+	uint64_t	 ts_joined;	/* agent: exits whose taskstats record was found */
+	uint64_t	 ts_missing;	/* agent: exits of the target without one */
+	uint64_t	 ts_lost;	/* taskstats receive buffer overruns */
+	uint64_t	 attaches;	/* the target attached again after it was gone */
 };
 
 /* Kernel interfaces detected at start, never assumed. */
@@ -44,6 +50,10 @@ struct features {
 	int		 pidfd_info_exit;	/* PIDFD_GET_INFO + PIDFD_INFO_EXIT (6.15+) */
 	int		 ns_last_pid;	/* /proc/sys/kernel/ns_last_pid readable */
 	int		 fd_count_stat;	/* st_size of /proc/PID/fd is the count (6.2+) */
+	int		 perf;		/* sidecar: perf side-band task records open */
+	int		 perf_errno;	/* why not (EACCES: no CAP_PERFMON), 0 */
+	int		 fanotify;	/* sidecar: FAN_OPEN_EXEC marks in place */
+	int		 fanotify_errno;	/* why not (EPERM: no CAP_SYS_ADMIN), 0 */
 };
 
 struct daemon {
@@ -57,6 +67,7 @@ struct daemon {
 	struct http		*http;
 	struct users		*users;		/* target's /etc/passwd */
 	struct groups		*groups;	/* owned; survives reloads */
+	struct events		*events;	/* lifecycle event ring */
 	const char		*users_file;	/* where the names came from */
 	int			 procfd;	/* O_DIRECTORY fd of the target's procfs */
 	int			 nsfd;		/* agent mode: the target's pid ns; -1 in sidecar */
@@ -64,6 +75,8 @@ struct daemon {
 	const char		*source;	/* "procfs_poll" ... */
 	int			 target_up;
 	int			 ready;		/* first scan done */
+	int			 execs_from_events;	/* perf: every exec counted as it happens */
+	int			 taskstats;	/* agent: exit records joined */
 	long			 clk_tck;
 	long			 page_size;
 	unsigned long long	 btime;		/* boot time, seconds since the epoch */

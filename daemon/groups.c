@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bsd/string.h>
 #include <bsd/sys/tree.h>
 #ifndef __unused
 #define __unused	__attribute__((__unused__))	/* RB_GENERATE_STATIC needs it */
@@ -20,6 +21,7 @@
 #include "groups.h"
 #include "log.h"
 #include "ptable.h"
+#include "taskstats.h"
 #include "users.h"
 #include "xmalloc.h"
 
@@ -28,6 +30,7 @@
  * of the reap: growth waits this long for a seen child to explain it.
  */
 #define UNSEEN_GRACE	0.5
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 /* A group by comm without processes this long may give its place to a new one. */
 #define IDLE_EVICT	600.0
 #define EVICT_RETRY	10.0	/* after a scan found nothing to evict */
@@ -202,7 +205,7 @@ evict_one(struct groups *gs, double now)
 		return 0;
 	RB_FOREACH(e, gtree, &gs->tree) {
 		if (e->g.configured || &e->g == gs->other || e->g.members > 0 ||
-		    now - e->g.idle_since < IDLE_EVICT)
+		    e->g.kid_refs > 0 || now - e->g.idle_since < IDLE_EVICT)
 			continue;
 		if (best == NULL || e->g.idle_since < best->g.idle_since)
 			best = e;
@@ -434,7 +437,74 @@ io_of(long long v)
 	return v > 0 ? (unsigned long long)v : 0;
 }
 
-/* Credits unexplained children's CPU to p's group: held after the grace, all when forced. */
+/* A child of par in group g, with this much CPU, was reaped. */
+static void
+kid_note(struct proc *par, struct group *g, unsigned long long ticks)
+{
+	struct proc_acct	*a = &par->acct;
+	size_t			 i;
+
+	if (g == NULL)
+		return;
+	for (i = 0; i < nitems(a->kid_grp); i++) {
+		if (a->kid_grp[i] == g || a->kid_grp[i] == NULL) {
+			if (a->kid_grp[i] == NULL)
+				g->kid_refs++;
+			a->kid_grp[i] = g;
+			a->kid_w[i] += ticks + 1;	/* + 1: 0-tick children count too */
+			return;
+		}
+	}
+	/* More kinds of children than slots: the rest stays with the parent. */
+}
+
+static void
+kids_forget(struct proc *p)
+{
+	struct proc_acct	*a = &p->acct;
+	size_t			 i;
+
+	for (i = 0; i < nitems(a->kid_grp); i++) {
+		if (a->kid_grp[i] != NULL)
+			a->kid_grp[i]->kid_refs--;
+		a->kid_grp[i] = NULL;
+		a->kid_w[i] = 0;
+	}
+}
+
+/* Shares out CPU no child explained: to the groups of p's recent children, else p's. */
+static void
+credit_to_kids(struct groups *gs, struct proc *p, int m, unsigned long long t)
+{
+	struct proc_acct	*a = &p->acct;
+	unsigned long long	 w = 0, share, left = t;
+	size_t			 i, last = 0;
+
+	for (i = 0; i < nitems(a->kid_grp); i++)
+		if (a->kid_grp[i] != NULL) {
+			w += a->kid_w[i];
+			last = i;
+		}
+	for (i = 0; w > 0 && i < nitems(a->kid_grp); i++) {
+		if (a->kid_grp[i] == NULL)
+			continue;
+		share = i == last ? left : (unsigned long long)((double)t *
+		    (double)a->kid_w[i] / (double)w);
+		a->kid_grp[i]->gone_ticks[m] += share;
+		a->kid_grp[i]->unseen_ticks[m] += share;
+		left -= share;
+	}
+	if (w == 0) {
+		p->grp->gone_ticks[m] += t;
+		p->grp->unseen_ticks[m] += t;
+	}
+	gs->st.unseen_ticks += t;
+}
+
+/*
+ * Credits unexplained children's CPU (held after the grace, all when forced)
+ * to the groups of the children p reaped lately, else to p's own group.
+ */
 static void
 credit_unseen(struct groups *gs, struct proc *p, double now, int force)
 {
@@ -449,12 +519,12 @@ credit_unseen(struct groups *gs, struct proc *p, double now, int force)
 		return;
 	if (held && (force || now - a->held_since >= UNSEEN_GRACE)) {
 		for (m = 0; m < GROUPS_NMODES; m++) {
-			p->grp->gone_ticks[m] += a->cut_held[m];
-			p->grp->unseen_ticks[m] += a->cut_held[m];
-			gs->st.unseen_ticks += a->cut_held[m];
+			credit_to_kids(gs, p, m, a->cut_held[m]);
 			a->cut_held[m] = 0;
 		}
 		held = 0;
+		if (!fresh)
+			kids_forget(p);
 	}
 	if (!held && fresh) {
 		for (m = 0; m < GROUPS_NMODES; m++) {
@@ -495,6 +565,10 @@ groups_sample(struct groups *gs, struct proc *p, double now)
 		/* The reap came before we heard of it: what is left will not show. */
 		a->cut_pending[m] = 0;
 	}
+	/* Everything explained: the children noted so far need no share. */
+	if (a->cut_fresh[GROUPS_USER] == 0 && a->cut_fresh[GROUPS_SYSTEM] == 0 &&
+	    a->cut_held[GROUPS_USER] == 0 && a->cut_held[GROUPS_SYSTEM] == 0)
+		kids_forget(p);
 	credit_unseen(gs, p, now, 0);
 }
 
@@ -570,12 +644,29 @@ groups_rematch(struct groups *gs, struct ptable *pt, const struct users *users,
 		main_rescan(gs, pt, NULL);
 }
 
+/* One exit in g: its outcome, and its lifetime (seconds, -1 unknown) in the histogram. */
+static void
+count_exit(struct group *g, int status, double lifetime)
+{
+	size_t	i;
+
+	g->exits[exit_outcome_of(status)]++;
+	g->vacancies++;
+	if (lifetime < 0)
+		return;
+	for (i = 0; i < GROUPS_NBUCKETS && lifetime > groups_buckets[i]; i++)
+		continue;
+	if (i < GROUPS_NBUCKETS)
+		g->lifetime_bucket[i]++;
+	g->lifetime_count++;
+	g->lifetime_sum += lifetime;
+}
+
 void
 groups_exited(struct groups *gs, struct ptable *pt, struct proc *p,
     double lifetime, double now_real)
 {
 	struct group	*g = p->grp;
-	size_t		 i;
 
 	if (p->acct.exit_done)
 		return;
@@ -586,16 +677,7 @@ groups_exited(struct groups *gs, struct ptable *pt, struct proc *p,
 		gs->st.sampled_cpu++;
 	if (g == NULL)
 		return;
-	g->exits[exit_outcome_of(p->exit_status)]++;
-	g->vacancies++;
-	if (lifetime >= 0) {
-		for (i = 0; i < GROUPS_NBUCKETS && lifetime > groups_buckets[i]; i++)
-			continue;
-		if (i < GROUPS_NBUCKETS)
-			g->lifetime_bucket[i]++;
-		g->lifetime_count++;
-		g->lifetime_sum += lifetime;
-	}
+	count_exit(g, p->exit_status, lifetime);
 	if (is_main(gs, p)) {
 		gs->ms.up = 0;
 		gs->ms.pid = 0;
@@ -611,6 +693,82 @@ groups_exited(struct groups *gs, struct ptable *pt, struct proc *p,
 	}
 }
 
+/*
+ * Microseconds to clock ticks for g's counters: what is short of a whole tick
+ * waits in g->us_carry, so a thousand 5 ms processes add up to 5 s exactly.
+ */
+static unsigned long long
+ticks_of_us(const struct groups *gs, struct group *g, int m,
+    unsigned long long us)
+{
+	unsigned long long tick_us = 1000000ULL / (unsigned long long)gs->clk_tck;
+	unsigned long long total = us + (g != NULL ? g->us_carry[m] : 0);
+
+	if (g != NULL)
+		g->us_carry[m] = total % tick_us;
+	return total / tick_us;
+}
+
+void
+groups_final_cpu(struct groups *gs, struct proc *p, unsigned long long user_us,
+    unsigned long long system_us)
+{
+	unsigned long long	 us[GROUPS_NMODES] = { user_us, system_us };
+	unsigned long long	*cur[GROUPS_NMODES] = { &p->utime, &p->stime };
+	unsigned long long	 tick_us = 1000000ULL / (unsigned long long)gs->clk_tck;
+	int			 m;
+
+	for (m = 0; m < GROUPS_NMODES; m++) {
+		/* Only upwards: a group's counter never goes back. */
+		if (us[m] >= *cur[m] * tick_us)
+			*cur[m] = ticks_of_us(gs, p->grp, m, us[m]);
+	}
+	gs->st.taskstats_cpu++;
+}
+
+void
+groups_exited_unread(struct groups *gs, struct ptable *pt, struct proc *par,
+    const char *comm, int status, const struct ts_record *ts, double now)
+{
+	struct proc		 tmp;
+	struct group		*g;
+	unsigned long long	 us[GROUPS_NMODES], t;
+	int			 m;
+
+	(void)pt;
+	memset(&tmp, 0, sizeof(tmp));
+	strlcpy(tmp.comm, comm != NULL ? comm : "", sizeof(tmp.comm));
+	tmp.uid = tmp.gid = -1;
+	tmp.exit_status = status;
+	/* A fork that did not exec is its parent's kind: same exe, same arguments. */
+	if (par != NULL && par->grp != NULL && strcmp(par->comm, tmp.comm) == 0)
+		g = par->grp;
+	else if (comm == NULL)
+		g = group_other(gs, now);
+	else
+		g = group_of(gs, &tmp, NULL, now);
+	count_exit(g, status, ts != NULL ? (double)ts->etime_us / 1e6 : -1);
+	if (ts == NULL) {
+		gs->st.unread_exits++;
+		if (par != NULL)
+			kid_note(par, g, 0);
+		return;
+	}
+	us[GROUPS_USER] = ts->user_us;
+	us[GROUPS_SYSTEM] = ts->system_us;
+	for (m = 0; m < GROUPS_NMODES; m++) {
+		t = ticks_of_us(gs, g, m, us[m]);
+		g->gone_ticks[m] += t;
+		/* Its parent's cutime will hold it: explained already. */
+		if (par != NULL)
+			par->acct.cut_pending[m] += t;
+	}
+	if (par != NULL)
+		kid_note(par, g, (us[GROUPS_USER] + us[GROUPS_SYSTEM]) *
+		    (unsigned long long)gs->clk_tck / 1000000);
+	gs->st.taskstats_cpu++;
+}
+
 void
 groups_gone(struct groups *gs, struct ptable *pt, struct proc *p, double now)
 {
@@ -622,12 +780,20 @@ groups_gone(struct groups *gs, struct ptable *pt, struct proc *p, double now)
 	if (p->ppid > 0 && p->ppid != p->pid &&
 	    (par = ptable_find(pt, p->ppid)) != NULL &&
 	    par->start_ticks <= p->start_ticks) {
+		/*
+		 * Its children credited since its last sample (cut_pending) are
+		 * in its cutime too: explained, so not the grandparent's to credit.
+		 */
 		par->acct.cut_pending[GROUPS_USER] += p->utime +
-		    (p->acct.sampled ? p->acct.cut_seen[GROUPS_USER] : p->cutime);
+		    (p->acct.sampled ? p->acct.cut_seen[GROUPS_USER] +
+		    p->acct.cut_pending[GROUPS_USER] : p->cutime);
 		par->acct.cut_pending[GROUPS_SYSTEM] += p->stime +
-		    (p->acct.sampled ? p->acct.cut_seen[GROUPS_SYSTEM] : p->cstime);
+		    (p->acct.sampled ? p->acct.cut_seen[GROUPS_SYSTEM] +
+		    p->acct.cut_pending[GROUPS_SYSTEM] : p->cstime);
+		kid_note(par, p->grp, p->utime + p->stime);
 	}
 	leave(gs, pt, p, now);
+	kids_forget(p);
 }
 
 size_t

@@ -21,6 +21,7 @@ struct config;
 struct proc;
 struct ptable;
 struct users;
+struct ts_record;
 
 /* Upper bounds of the lifetime histogram's buckets in seconds, 1 ms to 1 day. */
 extern const double groups_buckets[GROUPS_NBUCKETS];
@@ -36,10 +37,12 @@ struct group {
 	char		*name;		/* owned; valid UTF-8 */
 	int		 configured;	/* named by a rule of the running config */
 	long		 members;	/* processes in the table assigned here */
+	long		 kid_refs;	/* proc_acct.kid_grp slots naming it: not evicted */
 	/* Of processes that left the group (exited, or moved by a re-match). */
 	unsigned long long gone_ticks[GROUPS_NMODES];
 	unsigned long long gone_io[2];	/* read, write bytes */
 	unsigned long long unseen_ticks[GROUPS_NMODES];	/* children never seen, in gone_ticks */
+	unsigned long long us_carry[GROUPS_NMODES];	/* exact CPU short of a tick */
 	uint64_t	 exits[EXIT_NOUTCOMES];
 	uint64_t	 restarts;	/* processes that took the place of one that exited */
 	uint64_t	 vacancies;	/* exits not followed by a restart yet */
@@ -83,6 +86,8 @@ struct groups_stats {
 	unsigned long long unseen_ticks;	/* parents' cutime/cstime growth credited */
 	uint64_t	 overflowed;	/* processes put in "other" by max_groups */
 	uint64_t	 rematches;	/* processes moved to another group */
+	uint64_t	 taskstats_cpu;	/* exits whose CPU came from taskstats (exact) */
+	uint64_t	 unread_exits;	/* gone before read, no exit record: CPU via the parent */
 };
 
 /* Returns an empty set (clock ticks per second of stat's times); free with groups_free. */
@@ -116,6 +121,20 @@ void		 groups_sample(struct groups *, struct proc *, double now);
  */
 void		 groups_exited(struct groups *, struct ptable *, struct proc *,
 		    double lifetime, double now_real);
+/*
+ * Taskstats' final CPU of p (microseconds): raises p's times to it, keeping
+ * what is short of a clock tick for the group's next one.
+ */
+void		 groups_final_cpu(struct groups *, struct proc *p,
+		    unsigned long long user_us, unsigned long long system_us);
+/*
+ * A process the table never held exited: counted in the group its comm (or
+ * its parent par, when it did not exec) belongs to, with ts's CPU when known;
+ * par may be NULL.
+ */
+void		 groups_exited_unread(struct groups *, struct ptable *,
+		    struct proc *par, const char *comm, int status,
+		    const struct ts_record *ts, double now);
 /* p leaves the table: its CPU and io stay with the group. */
 void		 groups_gone(struct groups *, struct ptable *, struct proc *, double now);
 /* The group named so, or NULL. */

@@ -28,12 +28,14 @@
 #include "auth.h"
 #include "config.h"
 #include "daemon.h"
+#include "events.h"
 #include "http.h"
 #include "log.h"
 #include "ptable.h"
 #include "refresh.h"
 #include "render.h"
 #include "route.h"
+#include "stream.h"
 #include "tls.h"
 #include "vet.h"
 #include "xmalloc.h"
@@ -52,6 +54,7 @@ struct http {
 	struct event		*ev_io;
 	struct event		*ev_timer;
 	struct acceptor		*acc;		/* feeds MHD the connections */
+	struct stream		*stream;	/* /api/v1/events/stream clients */
 	int			 tls;		/* started with MHD_USE_TLS */
 	struct event		*ev_trim;
 	int			 trim_armed;
@@ -376,6 +379,9 @@ static const char landing[] =
     "<li><a href=\"/api/v1/tree\">/api/v1/tree</a> tree as JSON</li>\n"
     "<li><a href=\"/api/v1/status\">/api/v1/status</a> mode, source, "
     "counters</li>\n"
+    "<li><a href=\"/api/v1/events\">/api/v1/events</a> fork, exec and exit "
+    "events (since, limit, type); <a href=\"/api/v1/events/stream\">"
+    "/api/v1/events/stream</a> as Server-Sent Events</li>\n"
     "<li><a href=\"/metrics\">/metrics</a> for Prometheus</li>\n"
     "<li><a href=\"/healthz\">/healthz</a>, <a href=\"/readyz\">/readyz</a>"
     "</li>\n</ul></body></html>\n";
@@ -411,8 +417,9 @@ serve_process(struct req *r)
 		    (int)r->m.pid);
 		return respond_error(r, MHD_HTTP_NOT_FOUND, msg);
 	}
-	for (c = ptable_first(d->pt); c != NULL; c = ptable_next(c)) {
-		if (c->ppid != p->pid || c == p)
+	for (c = ptable_first_child(d->pt, p->pid); c != NULL;
+	    c = ptable_next_child(c)) {
+		if (c == p)
 			continue;
 		if (nkids == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -477,6 +484,42 @@ serve_metrics(struct req *r)
 	return ret;
 }
 
+/* SSE: a cursor from Last-Event-ID (the last one seen), else since=, else now. */
+static enum MHD_Result
+serve_stream(struct req *r)
+{
+	struct MHD_Response	*resp;
+	const char		*last;
+	enum MHD_Result		 ret;
+	unsigned long long	 from = r->q.since_given ? r->q.since : 0;
+	char			 msg[128], *end;
+
+	last = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    "Last-Event-ID");
+	if (last != NULL && *last != '\0') {
+		errno = 0;
+		from = strtoull(last, &end, 10);
+		if (errno != 0 || *end != '\0' || last[0] < '0' || last[0] > '9')
+			return respond_error(r, MHD_HTTP_BAD_REQUEST, "bad "
+			    "Last-Event-ID header (accepted: the decimal id of "
+			    "an event)");
+		from++;
+	}
+	if ((resp = stream_open(r->h->stream, r->conn, from, r->q.types)) ==
+	    NULL) {
+		snprintf(msg, sizeof(msg), "too many event streams (max_streams "
+		    "%d); try again later", r->h->d->conf->max_streams);
+		return respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/event-stream; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+	ret = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result
 serve(struct req *r)
 {
@@ -514,6 +557,12 @@ serve(struct req *r)
 		return respond(r, MHD_HTTP_OK, CT_TEXT, body, len);
 	case ROUTE_METRICS:
 		return serve_metrics(r);
+	case ROUTE_EVENTS:
+		body = api_events(d->events, r->q.since, r->q.limit >= 0 ?
+		    r->q.limit : 1000, r->q.types, &len);
+		return respond(r, MHD_HTTP_OK, CT_JSON, body, len);
+	case ROUTE_EVENTS_STREAM:
+		return serve_stream(r);
 	default:
 		return respond_error(r, MHD_HTTP_NOT_FOUND, "no such path");
 	}
@@ -823,6 +872,7 @@ http_start(struct daemon *d, int fd)
 	h->acc = acceptor_start(d->base, fd, (unsigned int)d->conf->max_connections,
 	    !h->tls, &http_acceptor, h);
 	h->ev_trim = evtimer_new(d->base, trim_cb, h);
+	h->stream = stream_create(d, h->ev_io);
 	event_add(h->ev_io, NULL);
 	http_run(h);
 	return h;
@@ -856,10 +906,12 @@ http_stop(struct http *h)
 	h->acc = NULL;
 	/* Suspended requests get their answer before the connections close. */
 	refresh_abort(h->d->refresh);
+	stream_close_all(h->stream);
 	MHD_run(h->mhd);
 	event_del(h->ev_io);
 	event_del(h->ev_timer);
 	MHD_stop_daemon(h->mhd);	/* may still call connection_cb */
+	stream_free(h->stream);
 	event_free(h->ev_io);
 	event_free(h->ev_timer);
 	event_free(h->ev_trim);

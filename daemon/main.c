@@ -20,15 +20,21 @@
 #include "agent.h"
 #include "config.h"
 #include "docker.h"
+#include "events.h"
 #include "daemon.h"
 #include "groups.h"
 #include "http.h"
 #include "log.h"
+#include "fanexec.h"
+#include "perfev.h"
 #include "poller.h"
+#include "privdrop.h"
 #include "procfs.h"
 #include "ptable.h"
 #include "refresh.h"
+#include "sdnotify.h"
 #include "target.h"
+#include "taskstats.h"
 #include "tls.h"
 #include "users.h"
 
@@ -52,7 +58,8 @@ load_users(struct daemon *d)
 	paths[1] = "/etc/passwd";
 	users_free(d->users);
 	for (i = 0; i < 2; i++) {
-		if (access(paths[i], R_OK) == 0)
+		/* AT_EACCESS: access() ignores capabilities unless uid is 0. */
+		if (faccessat(AT_FDCWD, paths[i], R_OK, AT_EACCESS) == 0)
 			break;
 		log_info("user names: %s: %s", paths[i], strerror(errno));
 	}
@@ -89,6 +96,9 @@ reload(struct daemon *d)
 		    "restart; still serving %s", d->conf->listen);
 	if (strcmp(nc->target, d->conf->target) != 0)
 		log_warnx("reload: target changes only on restart");
+	if ((nc->user == NULL) != (d->conf->user == NULL) ||
+	    (nc->user != NULL && strcmp(nc->user, d->conf->user) != 0))
+		log_warnx("reload: user changes only on restart");
 	if (restart_only_changed(d->conf, nc))
 		log_warnx("reload: max_connections_per_ip, connection_timeout "
 		    "and turning TLS on or off change only on restart");
@@ -120,6 +130,7 @@ reload(struct daemon *d)
 	d->conf = nc;
 	log_setlevel(nc->log_level);
 	poller_reconfigure(d->poller);
+	events_resize(d->events, (size_t)d->conf->events_buffer);
 	/* New redact rules hide what old ones let through, in running processes too. */
 	poller_reread_cmdlines(d);
 	load_users(d);
@@ -210,7 +221,8 @@ open_target_ns(const char *specstr, char *err, size_t errlen)
  * namespace; another namespace cannot be watched without the connector.
  */
 static void
-open_target(struct daemon *d, struct target *t, int *cnfd, enum cn_sub *sub)
+open_target(struct daemon *d, struct target *t, int *cnfd, enum cn_sub *sub,
+    struct ts_listener **ts)
 {
 	char	err[1024];
 	int	nsfd;
@@ -229,6 +241,12 @@ open_target(struct daemon *d, struct target *t, int *cnfd, enum cn_sub *sub)
 		d->mode = "agent";
 		d->source = "proc_connector";
 		d->nsfd = t->nsfd;
+		if ((*ts = taskstats_open(8 << 20)) == NULL)
+			log_warnx("taskstats: %s; the CPU of processes gone before "
+			    "pidcar read them comes from their parents' cutime "
+			    "(best effort), not from exit records%s",
+			    strerror(errno), errno == EPERM ?
+			    " (needs CAP_NET_ADMIN)" : "");
 	} else if (t->self) {
 		log_info("proc connector: %s; watching this namespace by polling "
 		    "(sidecar mode)", errno == EPERM ? "not in the initial "
@@ -246,19 +264,150 @@ open_target(struct daemon *d, struct target *t, int *cnfd, enum cn_sub *sub)
 	read_boot_time(d);
 }
 
-/* The target's init exited: the namespace is empty (kernel.md §6, §0.7). */
+/*
+ * Sidecar mode: perf side-band task records, when the kernel lets pidcar open
+ * them (CAP_PERFMON or CAP_SYS_ADMIN at perf_event_paranoid > 0), replace the
+ * ns_last_pid probe; tried, never assumed (kernel.md §12.4).
+ */
+static struct perfev *
+open_perf(struct daemon *d)
+{
+	struct perfev	*pe;
+
+	if ((pe = perfev_open()) == NULL) {
+		d->feat.perf_errno = errno;
+		log_info("perf side-band records: %s%s; new processes are found "
+		    "by the ns_last_pid probe", strerror(errno), errno == EACCES ||
+		    errno == EPERM ? " (needs CAP_PERFMON)" : "");
+		return NULL;
+	}
+	d->feat.perf = 1;
+	d->source = "perf_task_events";
+	log_info("perf side-band records on %d CPUs (%zu KiB rings): forks, "
+	    "execs and exits as they happen", perfev_ncpus(pe),
+	    perfev_ring_bytes(pe) / 1024);
+	return pe;
+}
+
+/*
+ * Sidecar mode: exec paths from fanotify when CAP_SYS_ADMIN allows a mark on
+ * the target's root filesystem (kernel.md §12.3); tried, never assumed.
+ */
+static struct fanexec *
+open_fanexec(struct daemon *d)
+{
+	struct fanexec	*fe;
+
+	if ((fe = fanexec_open("/proc/1/root/")) == NULL) {
+		d->feat.fanotify_errno = errno;
+		log_info("fanotify exec events: %s%s; exec paths come from "
+		    "/proc/PID/exe only", strerror(errno), errno == EPERM ?
+		    " (needs CAP_SYS_ADMIN)" : "");
+		return NULL;
+	}
+	d->feat.fanotify = 1;
+	d->source = d->feat.perf ? "perf_task_events+fanotify_exec" :
+	    "procfs_poll+fanotify_exec";
+	return fe;
+}
+
+/*
+ * The target's life: a pidfd on its init says when the namespace empties
+ * (kernel.md §6, §0.7); container: and cgroup: targets are looked up again
+ * every second until a new incarnation (a new namespace) can be attached.
+ */
+struct lifecycle {
+	struct daemon	*d;
+	struct target	*t;
+	struct event	*ev_gone;
+	struct event	*ev_again;
+	int		 again;		/* the spec can name a new namespace */
+	int		 warned;
+};
+
+static void	target_gone_cb(evutil_socket_t, short, void *);
+
+static void
+target_event(struct daemon *d, const char *what, const char *reason)
+{
+	struct pevent	ev;
+
+	events_blank(&ev, EV_TARGET, now_real());
+	ev.what = what;
+	strlcpy(ev.reason, reason, sizeof(ev.reason));
+	events_add(d->events, &ev);
+}
+
+static void
+watch_init(struct lifecycle *lc)
+{
+	if (lc->t->initfd == -1 || lc->t->self)
+		return;
+	event_assign(lc->ev_gone, lc->d->base, lc->t->initfd, EV_READ,
+	    target_gone_cb, lc);
+	event_add(lc->ev_gone, NULL);
+}
+
+static void
+attach_again_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lifecycle	*lc = arg;
+	struct daemon		*d = lc->d;
+	struct stat		 st;
+	char			 err[1024], why[128];
+	int			 nsfd;
+
+	(void)fd;
+	(void)what;
+	if ((nsfd = open_target_ns(d->conf->target, err, sizeof(err))) == -1 ||
+	    fstat(nsfd, &st) == -1 || (unsigned long long)st.st_ino == d->pidns_ino) {
+		if (nsfd != -1)
+			close(nsfd);
+		else if (!lc->warned++)
+			log_info("target %s: not back yet (%s); trying every second",
+			    d->conf->target, err);
+		return;
+	}
+	target_detach(lc->t);
+	if (target_attach(nsfd, lc->t, err, sizeof(err)) == -1) {
+		log_warnx("target %s: cannot attach the new namespace: %s",
+		    d->conf->target, err);
+		return;
+	}
+	event_del(lc->ev_again);
+	d->procfd = lc->t->procfd;
+	d->nsfd = lc->t->nsfd;
+	d->pidns_ino = lc->t->ns_ino;
+	d->init_host_pid = lc->t->init_host_pid;
+	d->target_up = 1;
+	d->c.attaches++;
+	lc->warned = 0;
+	load_users(d);
+	poller_retarget(d->poller);
+	watch_init(lc);
+	snprintf(why, sizeof(why), "a new namespace (inode %llu, PID 1 is host "
+	    "PID %d)", d->pidns_ino, (int)d->init_host_pid);
+	log_info("target %s: attached again: %s", d->conf->target, why);
+	target_event(d, "attached", why);
+}
+
 static void
 target_gone_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct daemon	*d = arg;
+	struct lifecycle	*lc = arg;
+	struct daemon		*d = lc->d;
+	struct timeval		 tv = { 1, 0 };
 
 	(void)fd;
 	(void)what;
 	if (!d->target_up)
 		return;
 	d->target_up = 0;
-	log_warnx("target %s: its PID 1 exited; the namespace is gone",
-	    d->conf->target);
+	log_warnx("target %s: its PID 1 exited; the namespace is gone%s",
+	    d->conf->target, lc->again ? "; waiting for it to come back" : "");
+	target_event(d, "gone", "its PID 1 exited");
+	if (lc->again)
+		event_add(lc->ev_again, &tv);
 }
 
 static struct config *
@@ -308,9 +457,14 @@ main(int argc, char **argv)
 {
 	struct daemon		 d;
 	struct config_args	 args;
-	struct event		*ev_sig[3], *ev_gone = NULL;
+	struct event		*ev_sig[3];
+	struct lifecycle	 lc;
 	struct target		 tgt;
 	struct agent		*agent = NULL;
+	struct sdnotify		*sn;
+	struct ts_listener	*ts = NULL;
+	struct perfev		*perf = NULL;
+	struct fanexec		*fan = NULL;
 	enum cn_sub		 sub;
 	int			 cnfd;
 	int			 sigs[3] = { SIGTERM, SIGINT, SIGHUP };
@@ -322,11 +476,19 @@ main(int argc, char **argv)
 	d.conf = load_config(&args, argc, argv);
 	d.args = &args;
 	log_init(d.conf->log_level);
+	privdrop_raise();
+	/* A user that cannot be switched to stops us before anything is open. */
+	if (privdrop_check(d.conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	d.started = now_real();
 	signal(SIGPIPE, SIG_IGN);
 
 	/* Everything that needs privileges is opened before the loop starts. */
-	open_target(&d, &tgt, &cnfd, &sub);
+	open_target(&d, &tgt, &cnfd, &sub, &ts);
+	if (cnfd == -1) {
+		perf = open_perf(&d);
+		fan = open_fanexec(&d);
+	}
 	detect_features(&d);
 	if ((lfd = http_listen(d.conf->listen_host, d.conf->listen_port)) == -1)
 		exit(1);
@@ -342,15 +504,25 @@ main(int argc, char **argv)
 		ev_sig[i] = evsignal_new(d.base, sigs[i], signal_cb, &d);
 		event_add(ev_sig[i], NULL);
 	}
+	d.events = events_create((size_t)d.conf->events_buffer);
 	d.refresh = refresh_create(&d);
 	if ((d.poller = poller_start(&d)) == NULL)
 		exit(1);
+	if (perf != NULL)
+		perfev_start(perf, &d, d.poller);
+	if (fan != NULL)
+		fanexec_start(fan, &d);
 	if (cnfd != -1)
-		agent = agent_start(&d, d.poller, &tgt, cnfd, sub);
-	if (tgt.initfd != -1 && !tgt.self) {
-		ev_gone = event_new(d.base, tgt.initfd, EV_READ, target_gone_cb, &d);
-		event_add(ev_gone, NULL);
-	}
+		agent = agent_start(&d, d.poller, &tgt, cnfd, sub, ts);
+	d.taskstats = ts != NULL;
+	memset(&lc, 0, sizeof(lc));
+	lc.d = &d;
+	lc.t = &tgt;
+	lc.again = d.nsfd != -1 && (strncmp(d.conf->target, "container:", 10) ==
+	    0 || strncmp(d.conf->target, "cgroup:", 7) == 0);
+	lc.ev_gone = event_new(d.base, -1, 0, target_gone_cb, &lc);
+	lc.ev_again = event_new(d.base, -1, EV_PERSIST, attach_again_cb, &lc);
+	watch_init(&lc);
 	if ((d.http = http_start(&d, lfd)) == NULL)
 		exit(1);
 	log_info("pidcar %s listening on %s://%s/ (mode %s, source %s, "
@@ -358,12 +530,22 @@ main(int argc, char **argv)
 	    "https" : "http", d.conf->listen, d.mode, d.source,
 	    d.feat.release);
 
+	/* Connected before the drop: the socket's path may be root's alone. */
+	sn = sdnotify_start(&d);
+	if (privdrop_apply(d.conf, privdrop_flags(d.mode, d.conf->target), err,
+	    sizeof(err)) == -1)
+		fatalx("%s", err);
+
 	event_base_dispatch(d.base);
+
+	sdnotify_free(sn);
 
 	http_stop(d.http);
 	agent_free(agent);
-	if (ev_gone != NULL)
-		event_free(ev_gone);
+	perfev_free(perf);
+	fanexec_free(fan);
+	event_free(lc.ev_gone);
+	event_free(lc.ev_again);
 	poller_free(d.poller);
 	refresh_free(d.refresh);
 	for (i = 0; i < 3; i++)
@@ -371,6 +553,7 @@ main(int argc, char **argv)
 	event_base_free(d.base);
 	ptable_free(d.pt);
 	groups_free(d.groups);
+	events_free(d.events);
 	users_free(d.users);
 	target_detach(&tgt);
 	config_free(d.conf);

@@ -21,16 +21,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bsd/string.h>
 #include <event2/event.h>
 
 #include "config.h"
 #include "daemon.h"
+#include "events.h"
 #include "groups.h"
 #include "log.h"
 #include "poller.h"
 #include "procfs.h"
 #include "ptable.h"
 #include "redact.h"
+#include "taskstats.h"
 #include "xmalloc.h"
 
 /* Debian 12's uapi headers predate these (values from include/uapi/linux/pidfd.h). */
@@ -76,6 +79,8 @@ struct poller {
 	int		 nretry;
 	int		 retry_round;
 	struct event	*ev_retry;
+	void		(*scan_hook)(void *);	/* drains a source before a scan */
+	void		*scan_hook_arg;
 	size_t		 npend, cappend, pendpos;
 };
 
@@ -140,6 +145,24 @@ now_boot(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A lifecycle event of a process of the table, into the ring. */
+static void
+emit(struct daemon *d, enum ev_type type, const struct proc *p)
+{
+	struct pevent	ev;
+
+	if (d->events == NULL)
+		return;
+	events_from_proc(&ev, type, p, d->clk_tck, now_real(), now_boot());
+	events_add(d->events, &ev);
+}
+
+void
+poller_emit(struct poller *pl, int type, const struct proc *p)
+{
+	emit(pl->d, (enum ev_type)type, p);
+}
+
 /* Counts p's exit once, in the target's and in its group's counters. */
 static void
 exit_seen(struct daemon *d, struct proc *p)
@@ -150,6 +173,7 @@ exit_seen(struct daemon *d, struct proc *p)
 	if (d->groups != NULL)
 		groups_exited(d->groups, d->pt, p,
 		    end - (double)p->start_ticks / (double)d->clk_tck, now_real());
+	emit(d, EV_EXIT, p);
 }
 
 /* CPU times only grow: a stale or racing read must not take them back. */
@@ -214,7 +238,7 @@ proc_exited(struct poller *pl, struct proc *p)
 	    (st.state == 'Z' || st.state == 'X')) {
 		p->state = st.state;
 		p->threads = st.num_threads;
-		p->ppid = st.ppid;
+		ptable_set_ppid(pl->d->pt, p, st.ppid);
 		/*
 		 * An exec since the last refresh: the exit is the new name's, and
 		 * the CPU since that refresh too (so re-match before storing it).
@@ -226,7 +250,15 @@ proc_exited(struct poller *pl, struct proc *p)
 		}
 		store_cpu(p, &st);
 		p->acct.final_cpu = 1;
-		if (p->exit_status == -1)
+		/* Its last children's CPU: what exit records did not explain is its group's. */
+		if (pl->d->groups != NULL)
+			groups_sample(pl->d->groups, p, now_mono());
+		/*
+		 * Field 52 reads 0 unless pidcar may ptrace-read the process
+		 * (do_task_stat): trust it only where exe was readable, which
+		 * needs the same access; else PIDFD_GET_INFO at the reap says.
+		 */
+		if (p->exit_status == -1 && p->exe != NULL)
 			p->exit_status = st.exit_code;
 	}
 	if (p->exit_status != -1 && !p->exit_counted) {
@@ -366,16 +398,30 @@ reread_identity(struct daemon *d, struct proc *p, int renamed)
 		}
 	}
 	read_identity(d, p);
-	if (renamed && ((exe == NULL) != (p->exe == NULL) ||
+	/* A source that reports every exec counts it, not a refresh that saw it. */
+	if (renamed && !d->execs_from_events && ((exe == NULL) != (p->exe == NULL) ||
 	    (exe != NULL && strcmp(exe, p->exe) != 0) ||
 	    (cmd != NULL && p->cmdline != NULL && (cmdlen != p->cmdline_len ||
-	    memcmp(cmd, p->cmdline, cmdlen) != 0))))
+	    memcmp(cmd, p->cmdline, cmdlen) != 0)))) {
 		d->c.execs++;
+		emit(d, EV_EXEC, p);
+	}
 	free(exe);
 	free(cmd);
 }
 
 static void	retry_cb(evutil_socket_t, short, void *);
+
+/*
+ * Not a kernel thread, which never has arguments.  A readable exe says so,
+ * but an unreadable one does not say the opposite: exe needs ptrace access,
+ * which a sidecar without CAP_SYS_PTRACE lacks for more privileged processes.
+ */
+static int
+user_process(const struct proc *p)
+{
+	return p->exe != NULL || (p->pid != 2 && p->ppid != 2);
+}
 
 /*
  * execve sets comm and exe before the new arguments (the ELF loader's
@@ -388,7 +434,7 @@ want_retry(struct poller *pl, struct proc *p)
 {
 	struct timeval	tv = { 0, 10000 };
 
-	if (!pl->d->conf->cmdline || p->cmdline_len != 0 || p->exe == NULL ||
+	if (!pl->d->conf->cmdline || p->cmdline_len != 0 || !user_process(p) ||
 	    p->state == 'Z' || pl->nretry == (int)(sizeof(pl->retry) /
 	    sizeof(pl->retry[0])))
 		return;
@@ -413,7 +459,7 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < pl->nretry; i++) {
 		struct proc	*p = ptable_find(d->pt, pl->retry[i]);
 
-		if (p == NULL || p->cmdline_len != 0 || p->exe == NULL)
+		if (p == NULL || p->cmdline_len != 0 || !user_process(p))
 			continue;
 		reread_identity(d, p, 0);
 		if (d->groups != NULL)
@@ -426,13 +472,37 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Takes in one stat read of p, then reads io, fds and owner. */
+/* What one stat read tells: state, parent, threads, memory, CPU. */
+static void
+store_sample(struct daemon *d, struct proc *p, const struct proc_stat *st,
+    double now)
+{
+	unsigned long long	cpu;
+
+	p->state = st->state;
+	ptable_set_ppid(d->pt, p, st->ppid);
+	p->threads = st->num_threads;
+	p->vsize_bytes = st->vsize;
+	p->rss_bytes = st->rss_pages > 0 ? (unsigned long long)st->rss_pages *
+	    (unsigned long long)d->page_size : 0;
+	store_cpu(p, st);
+	cpu = st->utime + st->stime;
+	if (p->sampled_at > 0 && now > p->sampled_at && cpu >= p->sampled_cpu)
+		p->cpu_percent = 100.0 * (double)(cpu - p->sampled_cpu) /
+		    (double)d->clk_tck / (now - p->sampled_at);
+	p->sampled_at = now;
+	p->sampled_cpu = cpu;
+	p->refresh_gen++;
+	if (d->groups != NULL)
+		groups_sample(d->groups, p, now);
+}
+
 static void
 apply_stats(struct daemon *d, struct proc *p, const struct proc_stat *stp,
     double now)
 {
 	const struct proc_stat	st = *stp;
 	struct proc_io		io;
-	unsigned long long	cpu;
 	long long		uid = p->uid;
 	int			identity = 0, renamed;
 
@@ -445,7 +515,7 @@ apply_stats(struct daemon *d, struct proc *p, const struct proc_stat *stp,
 	 */
 	if (p->comm[0] != '\0' && st.state != 'Z' &&
 	    (renamed || (d->conf->cmdline && (p->cmdline == NULL ||
-	    (p->cmdline_len == 0 && p->exe != NULL))))) {
+	    (p->cmdline_len == 0 && user_process(p)))))) {
 		reread_identity(d, p, renamed);
 		identity = 1;
 	}
@@ -456,22 +526,7 @@ apply_stats(struct daemon *d, struct proc *p, const struct proc_stat *stp,
 	 */
 	if ((identity || renamed) && p->grp != NULL && d->groups != NULL)
 		groups_assign(d->groups, d->pt, p, d->users, now);
-	p->state = st.state;
-	p->ppid = st.ppid;
-	p->threads = st.num_threads;
-	p->vsize_bytes = st.vsize;
-	p->rss_bytes = st.rss_pages > 0 ?
-	    (unsigned long long)st.rss_pages * (unsigned long long)d->page_size : 0;
-	store_cpu(p, &st);
-	cpu = st.utime + st.stime;
-	if (p->sampled_at > 0 && now > p->sampled_at && cpu >= p->sampled_cpu)
-		p->cpu_percent = 100.0 * (double)(cpu - p->sampled_cpu) /
-		    (double)d->clk_tck / (now - p->sampled_at);
-	p->sampled_at = now;
-	p->sampled_cpu = cpu;
-	p->refresh_gen++;
-	if (d->groups != NULL)
-		groups_sample(d->groups, p, now);
+	store_sample(d, p, &st, now);
 	if (st.state == 'Z' || st.state == 'X') {
 		/* No fds and no io, but one first seen as a zombie needs its owner. */
 		if (p->uid < 0)
@@ -532,10 +587,14 @@ poller_examine(struct poller *pl, pid_t pid, int pidfd)
 
 	if (procfs_read_stat(d->procfd, pid, &st) == -1) {
 		if (pidfd != -1 && !pl->agent) {
+			struct unread_exit	u;
+
 			/* Born and gone between two looks: its code is still known. */
-			d->c.forks++;
-			count_exit(d, pidfd_exit_status(pidfd));
+			memset(&u, 0, sizeof(u));
+			u.pid = pid;
+			u.status = pidfd_exit_status(pidfd);
 			close(pidfd);
+			poller_exit_unread(pl, &u);
 		} else if (!PROCFS_VANISHED(errno))
 			d->c.read_errors++;
 		return;
@@ -570,7 +629,54 @@ poller_examine(struct poller *pl, pid_t pid, int pidfd)
 	want_retry(pl, p);
 	if (d->groups != NULL)
 		groups_assign(d->groups, d->pt, p, d->users, now_mono());
+	/* Agent mode emits its FORKs itself: a resync's finds are not forks. */
+	if (!pl->agent && d->ready)
+		emit(d, EV_FORK, p);
 	/* A pidfd taken after the exit fires at once; without one, a scan tells. */
+}
+
+struct proc *
+poller_born_from(struct poller *pl, pid_t pid, const struct proc *par)
+{
+	struct daemon		*d = pl->d;
+	struct proc_stat	 st;
+	struct proc		*p;
+
+	if (par == NULL)
+		return poller_born(pl, pid);
+	if (procfs_read_stat(d->procfd, pid, &st) == -1) {
+		if (!PROCFS_VANISHED(errno))
+			d->c.read_errors++;
+		return NULL;
+	}
+	if ((p = ptable_find(d->pt, pid)) != NULL) {
+		if (p->start_ticks == st.starttime)
+			return p;
+		proc_gone(pl, p);
+	}
+	if ((p = ptable_add(d->pt, pid, st.starttime)) == NULL)
+		fatalx("ptable_add %d", (int)pid);
+	p->scan_gen = pl->gen;
+	memcpy(p->comm, st.comm, sizeof(p->comm));
+	if (strcmp(par->comm, st.comm) == 0 && st.state != 'Z') {
+		/*
+		 * A fork copies its parent's program, arguments and owner: one
+		 * stat read instead of seven.  An exec, rename or set*id after
+		 * it comes as an event of its own; fds and io wait for a refresh.
+		 */
+		p->uid = par->uid;
+		p->gid = par->gid;
+		ptable_set_exe(p, par->exe);
+		ptable_set_cmdline(p, par->cmdline, par->cmdline_len);
+	} else {
+		read_identity(d, p);
+		read_owner(d, p);
+		want_retry(pl, p);
+	}
+	store_sample(d, p, &st, now_mono());
+	if (d->groups != NULL)
+		groups_assign(d->groups, d->pt, p, d->users, now_mono());
+	return p;
 }
 
 struct proc *
@@ -580,8 +686,28 @@ poller_born(struct poller *pl, pid_t pid)
 	return ptable_find(pl->d->pt, pid);
 }
 
+/* Taskstats' final CPU and high-water mark of p, kept to the microsecond. */
+static void
+apply_taskstats(struct daemon *d, struct proc *p, const struct ts_record *ts)
+{
+	/* Its name at the exit: an exec pidcar could not read in time shows here. */
+	if (ts->comm[0] != '\0' && strncmp(p->comm, ts->comm,
+	    sizeof(p->comm)) != 0) {
+		strlcpy(p->comm, ts->comm, sizeof(p->comm));
+		if (d->groups != NULL)
+			groups_assign(d->groups, d->pt, p, d->users, now_mono());
+	}
+	p->acct.ts_cpu = 1;
+	p->acct.ts_us[0] = ts->user_us;
+	p->acct.ts_us[1] = ts->system_us;
+	p->acct.ts_rss_kb = (long long)ts->hiwater_rss_kb;
+	if (d->groups != NULL)
+		groups_final_cpu(d->groups, p, ts->user_us, ts->system_us);
+}
+
 void
-poller_exit(struct poller *pl, struct proc *p, int wstatus)
+poller_exit(struct poller *pl, struct proc *p, int wstatus,
+    const struct ts_record *ts)
 {
 	struct proc_stat	st;
 	int			pidfd;
@@ -589,6 +715,26 @@ poller_exit(struct poller *pl, struct proc *p, int wstatus)
 	p->exited = 1;
 	p->exit_status = wstatus;
 	p->acct.exit_boot = now_boot();
+	/*
+	 * With its exit record the final CPU is known: whether it is still a
+	 * zombie is a pidfd_open away, cheaper than a stat read (a fork storm's
+	 * exits).  Its own children's last cutime is what this gives up.
+	 */
+	if (ts != NULL && p->host_pid > 0 && p->pidfd == -1) {
+		apply_taskstats(pl->d, p, ts);
+		p->acct.final_cpu = 1;
+		if ((pidfd = sys_pidfd_open(p->host_pid)) != -1) {
+			p->state = 'Z';
+			if (!p->exit_counted) {
+				p->exit_counted = 1;
+				exit_seen(pl->d, p);
+			}
+			if (watch_pidfd(pl, p, pidfd) == 0)
+				return;
+		}
+		proc_gone(pl, p);
+		return;
+	}
 	/* Still a zombie (its parent has not waited): listed until the reap. */
 	if (procfs_read_stat(pl->d->procfd, p->pid, &st) == 0 &&
 	    st.starttime == p->start_ticks &&
@@ -597,6 +743,10 @@ poller_exit(struct poller *pl, struct proc *p, int wstatus)
 		p->threads = st.num_threads;
 		store_cpu(p, &st);
 		p->acct.final_cpu = 1;
+		if (pl->d->groups != NULL)
+			groups_sample(pl->d->groups, p, now_mono());
+		if (ts != NULL)
+			apply_taskstats(pl->d, p, ts);
 		if (!p->exit_counted) {
 			p->exit_counted = 1;
 			exit_seen(pl->d, p);
@@ -607,14 +757,59 @@ poller_exit(struct poller *pl, struct proc *p, int wstatus)
 			watch_pidfd(pl, p, pidfd);
 		if (p->pidfd != -1)
 			return;
-	}
+	} else if (ts != NULL)
+		apply_taskstats(pl->d, p, ts);
 	proc_gone(pl, p);
 }
 
 void
 poller_count_exit(struct poller *pl, int wstatus)
 {
-	count_exit(pl->d, wstatus);
+	struct unread_exit	u;
+
+	memset(&u, 0, sizeof(u));
+	u.status = wstatus;
+	poller_exit_unread(pl, &u);
+}
+
+void
+poller_exit_unread(struct poller *pl, const struct unread_exit *u)
+{
+	struct daemon	*d = pl->d;
+	struct proc	*par = NULL;
+	struct pevent	 ev;
+	double		 now = now_real();
+
+	count_exit(d, u->status);
+	if (u->parent_host > 0)
+		par = ptable_find_host(d->pt, u->parent_host);
+	else if (u->ppid > 0)
+		par = ptable_find(d->pt, u->ppid);
+	if (d->groups != NULL)
+		groups_exited_unread(d->groups, d->pt, par, u->ts != NULL ?
+		    u->ts->comm : u->comm, u->status, u->ts, now_mono());
+	if (d->events == NULL)
+		return;
+	/* It was born and is gone: both halves of its life, as far as known. */
+	events_blank(&ev, EV_FORK, now);
+	ev.pid = u->pid;
+	ev.ppid = par != NULL ? par->pid : u->ppid;
+	ev.host_pid = u->host_pid;
+	if (u->ts != NULL)
+		strlcpy(ev.comm, u->ts->comm, sizeof(ev.comm));
+	else if (u->comm != NULL)
+		strlcpy(ev.comm, u->comm, sizeof(ev.comm));
+	events_add(d->events, &ev);
+	ev.type = EV_EXIT;
+	ev.status = u->status;
+	if (u->ts != NULL) {
+		ev.cpu = EV_CPU_TASKSTATS;
+		ev.cpu_user = (double)u->ts->user_us / 1e6;
+		ev.cpu_system = (double)u->ts->system_us / 1e6;
+		ev.lifetime = (double)u->ts->etime_us / 1e6;
+		ev.max_rss_bytes = (long long)u->ts->hiwater_rss_kb * 1024;
+	}
+	events_add(d->events, &ev);
 }
 
 void
@@ -629,6 +824,7 @@ poller_changed(struct poller *pl, struct proc *p, int exec)
 	if (exec) {
 		read_identity(d, p);
 		want_retry(pl, p);
+		emit(d, EV_EXEC, p);
 	}
 	read_owner(d, p);
 	if (d->groups != NULL)
@@ -697,6 +893,12 @@ poller_scan(struct poller *pl)
 	char			 dbuf[32768];
 	long			 n;
 
+	/*
+	 * Events queued before the scan come first: a process reaped since its
+	 * EXIT was sent must not be taken for one that vanished unexplained.
+	 */
+	if (pl->scan_hook != NULL)
+		pl->scan_hook(pl->scan_hook_arg);
 	pl->gen++;
 	pl->d->c.scans++;
 	if (lseek(pl->scanfd, 0, SEEK_SET) == -1)
@@ -821,7 +1023,13 @@ poller_reconfigure(struct poller *pl)
 	tv = tv_of(pl->d->conf->poll_interval);
 	if (pl->lastpid_fd != -1)
 		event_add(pl->ev_probe, &tv);
-	tv = tv_of(pl->d->conf->scan_interval);
+	/*
+	 * In agent mode the connector is exact and says when it lost something
+	 * (then a resync scans at once): the periodic scan only backs up the
+	 * backup, so it runs at a tenth of the rate (at 10 000 processes a scan
+	 * was a third of the idle CPU).
+	 */
+	tv = tv_of(pl->d->conf->scan_interval * (pl->agent ? 10 : 1));
 	event_add(pl->ev_scan, &tv);
 }
 
@@ -896,6 +1104,41 @@ poller_rescan(struct poller *pl)
 	event_active(pl->ev_scan, EV_TIMEOUT, 0);
 }
 
+void
+poller_before_scans(struct poller *pl, void (*cb)(void *), void *arg)
+{
+	pl->scan_hook = cb;
+	pl->scan_hook_arg = arg;
+}
+
+void
+poller_retarget(struct poller *pl)
+{
+	struct daemon	*d = pl->d;
+	struct proc	*p, *next;
+	size_t		 i;
+	int		 fd;
+
+	/* The old namespace's processes are gone (their exits counted as they came). */
+	for (p = ptable_first(d->pt); p != NULL; p = next) {
+		next = ptable_next(p);
+		proc_gone(pl, p);
+	}
+	for (i = pl->pendpos; i < pl->npend; i++)
+		if (pl->pend[i].pidfd != -1)
+			close(pl->pend[i].pidfd);
+	pl->npend = pl->pendpos = 0;
+	pl->nretry = 0;
+	if ((fd = openat(d->procfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
+		log_warn("the new target's procfs");
+	else {
+		close(pl->scanfd);
+		pl->scanfd = fd;
+	}
+	poller_rescan(pl);
+}
+
 long
 poller_pidfds(const struct poller *pl)
 {
@@ -926,4 +1169,132 @@ poller_free(struct poller *pl)
 	close(pl->scanfd);
 	close(pl->epfd);
 	free(pl);
+}
+
+/*
+ * Sidecar event sources (perfev.c, fanexec.c) drive the table through what
+ * follows: processes they report, the exits they see, and the order of work
+ * that keeps each process counted once.
+ */
+
+int
+poller_take_pidfd(struct poller *pl, pid_t pid)
+{
+	if (pl->npidfds >= pl->max_pidfds) {
+		errno = EMFILE;
+		return -1;
+	}
+	return sys_pidfd_open(pid);
+}
+
+void
+poller_gone_unread(struct poller *pl, pid_t pid, pid_t ppid, const char *comm,
+    int status)
+{
+	struct unread_exit	u;
+
+	memset(&u, 0, sizeof(u));
+	u.pid = pid;
+	u.ppid = ppid;
+	u.comm = comm != NULL && comm[0] != '\0' ? comm : NULL;
+	u.status = status;
+	pl->d->c.forks++;
+	poller_exit_unread(pl, &u);
+}
+
+void
+poller_discovered(struct poller *pl, pid_t pid, pid_t ppid, const char *comm,
+    int pidfd)
+{
+	struct daemon	*d = pl->d;
+	uint64_t	 forks = d->c.forks;
+
+	poller_examine(pl, pid, pidfd);
+	/*
+	 * Not in the table and not counted: gone before its stat could be read.
+	 * With a pidfd, poller_examine counted the exit with its code already.
+	 */
+	if (d->c.forks != forks || ptable_find(d->pt, pid) != NULL)
+		return;
+	if (pidfd != -1)
+		d->c.forks++;
+	else
+		poller_gone_unread(pl, pid, ppid, comm, -1);
+}
+
+void
+poller_exit_seen(struct poller *pl, struct proc *p)
+{
+	int	pidfd;
+
+	if (p->pidfd != -1 || p->exited)
+		return;		/* the pidfd tells, with the code */
+	/* One over the budget until the reap: it fires at once if it exited. */
+	if ((pidfd = sys_pidfd_open(p->pid)) != -1) {
+		watch_pidfd(pl, p, pidfd);
+		return;
+	}
+	proc_exited(pl, p);
+	if (p->state != 'Z' && p->state != 'X')
+		proc_gone(pl, p);
+}
+
+void
+poller_reread_identity(struct poller *pl, struct proc *p)
+{
+	struct daemon	*d = pl->d;
+
+	reread_identity(d, p, 0);
+	if (d->groups != NULL)
+		groups_assign(d->groups, d->pt, p, d->users, now_mono());
+}
+
+void
+poller_set_probe(struct poller *pl, int on)
+{
+	struct timeval	tv;
+
+	if (pl->agent)
+		return;
+	if (!on) {
+		event_del(pl->ev_probe);
+		if (pl->lastpid_fd != -1)
+			close(pl->lastpid_fd);
+		pl->lastpid_fd = -1;	/* and poller_reconfigure leaves it off */
+		return;
+	}
+	if (pl->lastpid_fd != -1)
+		return;
+	if ((pl->lastpid_fd = openat(pl->d->procfd, "sys/kernel/ns_last_pid",
+	    O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("ns_last_pid (new processes are found by scans only)");
+		return;
+	}
+	read_last_pid(pl, &pl->last_pid);
+	tv = tv_of(pl->d->conf->poll_interval);
+	event_add(pl->ev_probe, &tv);
+	poller_rescan(pl);	/* what was born while it was off */
+}
+
+static void
+hooked_epoll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct poller_hook	*h = arg;
+
+	h->cb(h->arg);
+	epoll_cb(fd, what, h->pl);
+}
+
+void
+poller_before_exits(struct poller *pl, struct poller_hook *h)
+{
+	event_del(pl->ev_epoll);
+	if (h != NULL) {
+		h->pl = pl;
+		event_assign(pl->ev_epoll, pl->d->base, pl->epfd,
+		    EV_READ | EV_PERSIST, hooked_epoll_cb, h);
+	} else
+		event_assign(pl->ev_epoll, pl->d->base, pl->epfd,
+		    EV_READ | EV_PERSIST, epoll_cb, pl);
+	event_add(pl->ev_epoll, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "events.h"
 #include "groups.h"
 #include "ptable.h"
 #include "render.h"
@@ -287,7 +288,6 @@ render_table(struct out *o, const struct daemon *d)
 static void
 render_counters(struct out *o, const struct daemon *d)
 {
-	unsigned long long	exits = 0;
 	int			i;
 
 	counter_u(o, "pidcar_forks_total",
@@ -302,13 +302,24 @@ render_counters(struct out *o, const struct daemon *d)
 	for (i = 0; i < EXIT_NOUTCOMES; i++) {
 		sample_u(o, "pidcar_exits_total", "outcome",
 		    exit_outcome_name(i), d->c.exits[i]);
-		exits += d->c.exits[i];
 	}
 	family(o, "pidcar_events_total", "counter",
-	    "Process lifecycle events pidcar handled, by type.");
-	sample_u(o, "pidcar_events_total", "type", "fork", d->c.forks);
-	sample_u(o, "pidcar_events_total", "type", "exec", d->c.execs);
-	sample_u(o, "pidcar_events_total", "type", "exit", exits);
+	    "Lifecycle events put in the event ring (/api/v1/events), by type.");
+	for (i = 0; i < EV_NTYPES; i++)
+		sample_u(o, "pidcar_events_total", "type", events_type_name(i),
+		    d->events != NULL ? events_count(d->events, i) : 0);
+	counter_u(o, "pidcar_target_attaches_total",
+	    "Times the target was attached again after it was gone (a restarted "
+	    "container).", d->c.attaches);
+	if (d->taskstats) {
+		family(o, "pidcar_exit_records_total", "counter",
+		    "Exits of the target and whether a taskstats exit record "
+		    "(exact CPU) was joined to them.");
+		sample_u(o, "pidcar_exit_records_total", "result", "joined",
+		    d->c.ts_joined);
+		sample_u(o, "pidcar_exit_records_total", "result", "missing",
+		    d->c.ts_missing);
+	}
 	counter_u(o, "pidcar_events_lost_total",
 	    "Process events the kernel dropped before pidcar read them.",
 	    d->c.events_lost);

@@ -9,6 +9,7 @@
 struct ptable {
 	struct proc_tree	 tree;
 	struct proc_htree	 htree;
+	struct proc_ctree	 ctree;
 	size_t			 count;
 };
 
@@ -28,6 +29,16 @@ proc_hcmp(struct proc *a, struct proc *b)
 
 RB_GENERATE(proc_htree, proc, hentry, proc_hcmp)
 
+static int
+proc_ccmp(struct proc *a, struct proc *b)
+{
+	if (a->ppid != b->ppid)
+		return a->ppid < b->ppid ? -1 : 1;
+	return a->pid < b->pid ? -1 : a->pid > b->pid;
+}
+
+RB_GENERATE(proc_ctree, proc, centry, proc_ccmp)
+
 struct ptable *
 ptable_create(void)
 {
@@ -35,6 +46,7 @@ ptable_create(void)
 
 	RB_INIT(&pt->tree);
 	RB_INIT(&pt->htree);
+	RB_INIT(&pt->ctree);
 	return pt;
 }
 
@@ -83,11 +95,13 @@ ptable_add(struct ptable *pt, pid_t pid, unsigned long long start_ticks)
 	p->fds = p->read_bytes = p->write_bytes = -1;
 	p->pidfd = -1;
 	p->exit_status = -1;
+	p->acct.ts_rss_kb = -1;
 	p->group = p->comm;
 	if (RB_INSERT(proc_tree, &pt->tree, p) != NULL) {
 		free(p);
 		return NULL;
 	}
+	RB_INSERT(proc_ctree, &pt->ctree, p);
 	pt->count++;
 	return p;
 }
@@ -120,8 +134,38 @@ ptable_find_host(struct ptable *pt, pid_t host_pid)
 }
 
 void
+ptable_set_ppid(struct ptable *pt, struct proc *p, pid_t ppid)
+{
+	if (p->ppid == ppid)
+		return;
+	RB_REMOVE(proc_ctree, &pt->ctree, p);
+	p->ppid = ppid;
+	RB_INSERT(proc_ctree, &pt->ctree, p);
+}
+
+struct proc *
+ptable_first_child(struct ptable *pt, pid_t ppid)
+{
+	struct proc	key, *c;
+
+	key.ppid = ppid;
+	key.pid = 0;
+	c = RB_NFIND(proc_ctree, &pt->ctree, &key);
+	return c != NULL && c->ppid == ppid ? c : NULL;
+}
+
+struct proc *
+ptable_next_child(struct proc *p)
+{
+	struct proc	*c = RB_NEXT(proc_ctree, NULL, p);
+
+	return c != NULL && c->ppid == p->ppid ? c : NULL;
+}
+
+void
 ptable_remove(struct ptable *pt, struct proc *p)
 {
+	RB_REMOVE(proc_ctree, &pt->ctree, p);
 	if (p->host_pid > 0)
 		RB_REMOVE(proc_htree, &pt->htree, p);
 	RB_REMOVE(proc_tree, &pt->tree, p);

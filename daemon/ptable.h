@@ -23,6 +23,16 @@ struct proc_acct {
 	int		 sampled;	/* cut_seen is set */
 	int		 final_cpu;	/* utime/stime are the zombie's last */
 	int		 exit_done;	/* groups_exited ran */
+	/*
+	 * Groups of its children reaped lately, weighted by their CPU: the part
+	 * of its cutime growth no child explains (CPU after their last sample or
+	 * exit record) is theirs, shared out by these weights.
+	 */
+	struct group	*kid_grp[2];
+	unsigned long long kid_w[2];
+	int		 ts_cpu;	/* ts_us holds taskstats' final CPU */
+	unsigned long long ts_us[2];	/* user, system microseconds at the exit */
+	long long	 ts_rss_kb;	/* taskstats' RSS high-water mark, -1 unknown */
 };
 
 /*
@@ -33,8 +43,10 @@ struct proc_acct {
 struct proc {
 	RB_ENTRY(proc)	 entry;
 	RB_ENTRY(proc)	 hentry;	/* by host_pid, when it is set */
+	RB_ENTRY(proc)	 centry;	/* by (ppid, pid): children without a scan */
 	pid_t		 pid;		/* in the target namespace */
-	pid_t		 ppid;		/* in the target namespace, 0 for a root */
+	pid_t		 ppid;		/* in the target namespace, 0 for a root; set
+					   through ptable_set_ppid */
 	pid_t		 host_pid;	/* agent mode; 0 in sidecar mode */
 	unsigned long long start_ticks;	/* stat field 22 */
 	char		 id[48];	/* "pid-start_ticks", stable */
@@ -75,6 +87,8 @@ RB_HEAD(proc_tree, proc);
 RB_PROTOTYPE(proc_tree, proc, entry, proc_cmp)
 RB_HEAD(proc_htree, proc);
 RB_PROTOTYPE(proc_htree, proc, hentry, proc_hcmp)
+RB_HEAD(proc_ctree, proc);
+RB_PROTOTYPE(proc_ctree, proc, centry, proc_ccmp)
 
 struct ptable;
 
@@ -90,6 +104,11 @@ struct proc	*ptable_add(struct ptable *, pid_t, unsigned long long start_ticks);
 void		 ptable_set_host(struct ptable *, struct proc *, pid_t host_pid);
 /* Returns the process with this host PID, or NULL. */
 struct proc	*ptable_find_host(struct ptable *, pid_t host_pid);
+/* Sets p's parent, keeping the children index. */
+void		 ptable_set_ppid(struct ptable *, struct proc *, pid_t ppid);
+/* The children of ppid in PID order (ptable_next_child); NULL when none. */
+struct proc	*ptable_first_child(struct ptable *, pid_t ppid);
+struct proc	*ptable_next_child(struct proc *);
 /* Removes and frees one process. */
 void		 ptable_remove(struct ptable *, struct proc *);
 size_t		 ptable_count(const struct ptable *);

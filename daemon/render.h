@@ -7,12 +7,15 @@
 #define PIDCAR_RENDER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
 struct daemon;
 struct proc;
 struct buf;
+struct events;
+struct pevent;
 
 /* Numbers about pidcar itself, read from /proc/self by prom_read_self. */
 struct self_metrics {
@@ -35,6 +38,15 @@ char	*api_process_detail(const struct daemon *, const struct proc *,
 char	*api_tree(const struct daemon *, size_t *len);
 /* /api/v1/status. */
 char	*api_status(const struct daemon *, size_t *len);
+/* One lifecycle event as a JSON object, appended. */
+void	 api_event(struct buf *, const struct pevent *);
+/*
+ * {"events": [...], "count", "next", "missed", "oldest"}: events from seq since
+ * (0: the oldest held) of the types in the mask (0: all), at most limit (-1 no
+ * limit); missed counts those that fell out of the ring before since.
+ */
+char	*api_events(const struct events *, uint64_t since, long limit,
+	    unsigned types, size_t *len);
 /* {"error": {"status": N, "message": "..."}}. */
 char	*api_error(int status, const char *message, size_t *len);
 

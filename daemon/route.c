@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "events.h"
 #include "ptable.h"
 #include "regex_guard.h"
 #include "route.h"
@@ -33,11 +34,14 @@ static const struct {
 	{ "/ps",		ROUTE_PS },
 	{ "/tree",		ROUTE_TREE_TEXT },
 	{ "/metrics",		ROUTE_METRICS },
+	{ "/api/v1/events",	ROUTE_EVENTS },
+	{ "/api/v1/events/stream", ROUTE_EVENTS_STREAM },
 };
 
 #define PROCESS_PREFIX	"/api/v1/processes/"
 
-enum param { P_SORT, P_ORDER, P_LIMIT, P_NAME, P_MATCH, P_USER, P_STATE, P_GROUP };
+enum param { P_SORT, P_ORDER, P_LIMIT, P_NAME, P_MATCH, P_USER, P_STATE, P_GROUP,
+	P_SINCE, P_TYPE };
 
 static const struct {
 	const char	*key;
@@ -52,7 +56,12 @@ static const struct {
 	[P_USER] =	{ "user",	"a user name or uid of 1 to 64 bytes" },
 	[P_STATE] =	{ "state",	"one of R S D Z T t X I P K W x" },
 	[P_GROUP] =	{ "group",	"a group name of 1 to 128 bytes" },
+	[P_SINCE] =	{ "since",	"an event sequence number from 0 to 10^18" },
+	[P_TYPE] =	{ "type",	"a comma-separated list of fork, exec, exit, target" },
 };
+
+#define PROCESS_PARAMS	(1u << P_SORT | 1u << P_ORDER | 1u << P_LIMIT | 1u << P_NAME | \
+	1u << P_MATCH | 1u << P_USER | 1u << P_STATE | 1u << P_GROUP)
 
 static const char *sort_names[] = {
 	[SORT_PID] = "pid", [SORT_CPU] = "cpu", [SORT_RSS] = "rss",
@@ -173,7 +182,28 @@ query_accepted(enum route r)
 {
 	if (r == ROUTE_PROCESSES || r == ROUTE_PS)
 		return "sort, order, limit, name, match, user, state, group";
+	if (r == ROUTE_EVENTS)
+		return "since, limit, type";
+	if (r == ROUTE_EVENTS_STREAM)
+		return "since, type";
 	return "";
+}
+
+/* The parameters route r takes, as a mask of 1 << enum param. */
+static unsigned
+route_params(enum route r)
+{
+	switch (r) {
+	case ROUTE_PROCESSES:
+	case ROUTE_PS:
+		return PROCESS_PARAMS;
+	case ROUTE_EVENTS:
+		return 1u << P_SINCE | 1u << P_LIMIT | 1u << P_TYPE;
+	case ROUTE_EVENTS_STREAM:
+		return 1u << P_SINCE | 1u << P_TYPE;
+	default:
+		return 0;
+	}
 }
 
 static int
@@ -221,6 +251,8 @@ given(const struct query *q, enum param p)
 	case P_USER:	return q->user != NULL;
 	case P_STATE:	return q->state != 0;
 	case P_GROUP:	return q->group != NULL;
+	case P_SINCE:	return q->since_given;
+	case P_TYPE:	return q->types != 0;
 	}
 	return 0;
 }
@@ -279,6 +311,19 @@ set_value(struct query *q, enum param p, const char *value)
 			return -1;
 		q->group = xstrdup(value);
 		return 0;
+	case P_SINCE:
+		if (len == 0 || len > 18)
+			return -1;
+		q->since = 0;
+		for (i = 0; i < len; i++) {
+			if (value[i] < '0' || value[i] > '9')
+				return -1;
+			q->since = q->since * 10 + (unsigned)(value[i] - '0');
+		}
+		q->since_given = 1;
+		return 0;
+	case P_TYPE:
+		return events_parse_types(value, &q->types, NULL, 0);
 	case P_MATCH:
 		break;
 	}
@@ -305,7 +350,7 @@ query_set(struct query *q, enum route r, const char *key, const char *value,
 	for (i = 0; i < nitems(params); i++)
 		if (strcmp(key, params[i].key) == 0)
 			break;
-	if (i == nitems(params)) {
+	if (i == nitems(params) || (route_params(r) & (1u << i)) == 0) {
 		snprintf(err, errlen, "unknown query parameter '%s' (accepted: %s)",
 		    qk, query_accepted(r));
 		return 400;

@@ -20,7 +20,9 @@ enum route {
 	ROUTE_TREE_JSON,	/* /api/v1/tree */
 	ROUTE_PS,		/* /ps */
 	ROUTE_TREE_TEXT,	/* /tree */
-	ROUTE_METRICS		/* /metrics */
+	ROUTE_METRICS,		/* /metrics */
+	ROUTE_EVENTS,		/* /api/v1/events */
+	ROUTE_EVENTS_STREAM	/* /api/v1/events/stream */
 };
 
 struct route_match {
@@ -49,6 +51,9 @@ struct query {
 	char		*group;
 	int		 has_match;
 	regex_t		 match;		/* POSIX ERE over the space-joined cmdline */
+	unsigned long long since;	/* events: first seq wanted */
+	int		 since_given;
+	unsigned	 types;		/* events: mask of 1 << enum ev_type, 0 all */
 };
 
 void	query_init(struct query *);

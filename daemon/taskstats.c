@@ -64,6 +64,31 @@ fill(struct ts_record *r, const struct taskstats *ts)
 	r->wchar = ts->write_char;
 }
 
+void
+taskstats_split(struct ts_record *r)
+{
+	uint64_t	rt = r->run_virtual_ns / 1000;
+
+	if (rt == 0) {
+		r->user_us = r->utime_us;
+		r->system_us = r->stime_us;
+		return;
+	}
+	/* kernel/sched/cputime.c: all to one side when the other has no ticks. */
+	if (r->stime_us == 0) {
+		r->user_us = rt;
+		r->system_us = 0;
+	} else if (r->utime_us == 0) {
+		r->user_us = 0;
+		r->system_us = rt;
+	} else {
+		/* 128 bits: a hostile record's times must not overflow (fuzz_netlink). */
+		r->system_us = (uint64_t)((unsigned __int128)rt * r->stime_us /
+		    ((unsigned __int128)r->utime_us + r->stime_us));
+		r->user_us = rt - r->system_us;
+	}
+}
+
 int
 taskstats_decode(const void *msg, size_t len, struct ts_record *out)
 {
@@ -97,6 +122,7 @@ taskstats_decode(const void *msg, size_t len, struct ts_record *out)
 			if (copy_stats(in, &ts) == -1)
 				return -1;
 			fill(out, &ts);
+			taskstats_split(out);
 			found = 0;
 		}
 	}

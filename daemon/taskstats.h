@@ -22,6 +22,8 @@ struct ts_record {
 	uint64_t	 utime_us;	/* tick-sampled (4 ms here) */
 	uint64_t	 stime_us;
 	uint64_t	 run_virtual_ns; /* precise, but 0 if never descheduled */
+	uint64_t	 user_us;	/* run time split as getrusage does (below) */
+	uint64_t	 system_us;
 	uint64_t	 etime_us;	/* this task's lifetime */
 	uint64_t	 hiwater_rss_kb;
 	uint64_t	 read_bytes;	/* storage I/O */
@@ -36,6 +38,14 @@ struct ts_record {
  * malformed (including version 15, whose layout is broken).
  */
 int	taskstats_decode(const void *msg, size_t len, struct ts_record *out);
+/*
+ * The CPU a parent's getrusage(RUSAGE_CHILDREN) will count for r: the task's
+ * run time (sum_exec_runtime, precise) split between user and system in the
+ * ratio of the tick samples, as the kernel's cputime_adjust does; the tick
+ * samples alone when no run time was recorded.  Sets r->user_us, system_us;
+ * summing threads' records first is the caller's (sums split the same way).
+ */
+void	taskstats_split(struct ts_record *r);
 
 struct ts_listener;
 

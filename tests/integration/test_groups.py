@@ -382,7 +382,11 @@ def test_groups_through_a_life(make_ns, tmp_path):
         assert abs(cpu(m, "spawner") - total) <= 0.03, (cpu(m, "spawner"), total)
         return m
     m = eventually(spawned, timeout=5)
-    assert value(m, "pidcar_forks_total") - forks0 < 150, "every child was seen"
+    if ns.status()["source"].startswith("perf_task_events"):
+        # Perf FORK records count each one, read or not.
+        assert value(m, "pidcar_forks_total") - forks0 == 150
+    else:
+        assert value(m, "pidcar_forks_total") - forks0 < 150, "every child was seen"
     assert ns.status()["accounting"]["unseen_cpu_seconds"] > 0.05
     assert group_value(m, "pidcar_group_processes", "spawner") == 1
     spawner.kill()

@@ -504,15 +504,25 @@ def test_cpu_and_memory_accounting(ns):
 def test_fork_storm(make_ns):
     ns = make_ns(spec={"plain": 3, "zombies": 1})
     before = ns.status()["counters"]
+    perf = ns.status()["source"].startswith("perf_task_events")
     r = ns.run("sh", "-c", "for i in $(seq 300); do /bin/true; done; "
                "for i in $(seq 50); do sleep 0.01 & done; wait")
     assert r.returncode == 0
+    if perf:
+        # Perf records count every process: sh, two $(seq), 350 children.  One
+        # reaped before pidcar held its pidfd has an unknown code, never a wrong one.
+        def exact():
+            c = ns.status()["counters"]
+            exits = sum(c["exits"].values()) - sum(before["exits"].values())
+            assert c["forks"] - before["forks"] == 353 and exits == 353, (before, c)
+        eventually(exact, timeout=5)
     eventually(lambda: compare_with_ps(ns), timeout=5)
     after = ns.status()["counters"]
     seen = sum(after["exits"].values()) - sum(before["exits"].values())
-    assert after["exits"]["unknown"] == before["exits"]["unknown"], \
-        "with PIDFD_INFO_EXIT every exit status is known: %r -> %r" % (before, after)
+    if not perf:
+        assert after["exits"]["unknown"] == before["exits"]["unknown"], \
+            "with PIDFD_INFO_EXIT every exit status is known: %r -> %r" % (before, after)
+        assert 0 < seen <= 353, (before, after)
+        assert after["forks"] - before["forks"] >= seen
     assert after["exits"]["exited_nonzero"] == before["exits"]["exited_nonzero"]
     assert after["exits"]["signaled"] == before["exits"]["signaled"]
-    assert 0 < seen <= 352, (before, after)
-    assert after["forks"] - before["forks"] >= seen

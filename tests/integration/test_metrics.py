@@ -71,7 +71,8 @@ def test_info_and_self(ns):
     assert info == {"sidecar": 1.0}, info
     key = [k for k in m if k[0] == "pidcar_info"][0]
     labels = dict(key[1])
-    assert labels["source"] == "procfs_poll" and labels["target"] == "self", labels
+    assert labels["source"] == status["source"] and labels["target"] == "self", labels
+    assert labels["source"].split("+")[0] in ("perf_task_events", "procfs_poll"), labels
     assert labels["version"] == status["version"], labels
     assert value(m, "pidcar_target_up") == 1
     assert value(m, "pidcar_scrape_duration_seconds") >= 0

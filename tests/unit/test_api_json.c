@@ -71,7 +71,7 @@ add(struct fixture *f, pid_t pid, pid_t ppid, const char *comm)
 	struct proc	*p = ptable_add(f->d.pt, pid, 100000 + (unsigned)pid);
 
 	assert_non_null(p);
-	p->ppid = ppid;
+	ptable_set_ppid(f->d.pt, p, ppid);
 	snprintf(p->comm, sizeof(p->comm), "%s", comm);
 	p->state = 'S';
 	return p;
@@ -104,7 +104,7 @@ test_process_full(void **state)
 
 	f->d.mode = "agent";
 	f->d.users = users_parse(users, sizeof(users) - 1);
-	p->ppid = 1;
+	ptable_set_ppid(f->d.pt, p, 1);
 	p->host_pid = 4242;
 	strcpy(p->comm, "sleep");
 	ptable_set_exe(p, "/usr/bin/sleep");

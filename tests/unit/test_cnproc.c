@@ -9,21 +9,14 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "cnproc.h"
 
 static size_t
 load(const char *name, unsigned char *buf, size_t cap)
 {
-	char	 path[256];
-	FILE	*f;
-	size_t	 n;
-
-	snprintf(path, sizeof(path), "tests/data/netlink/%s.bin", name);
-	if ((f = fopen(path, "rb")) == NULL)
-		fail_msg("cannot open %s", path);
-	n = fread(buf, 1, cap, f);
-	fclose(f);
-	return n;
+	return load_fixture("netlink", name, buf, cap);
 }
 
 static void

@@ -231,12 +231,12 @@ static const struct bad bads[] = {
 	{ "bad_unknown.conf", 3, NULL,
 	    "unknown keyword 'lisen' (did you mean 'listen'?)" },
 	{ "bad_unknown_far.conf", 1, NULL, "unknown keyword 'frobnicate' "
-	    "(accepted: auth_token_file, cmdline, connection_timeout, group, "
-	    "group_by_comm, listen, log_level, main, max_connections, "
-	    "max_connections_per_ip, max_groups, metrics_token_file, "
-	    "per_process_limit, per_process_metrics, poll_interval, redact, "
-	    "redact_defaults, refresh_age, scan_interval, target, tls_cert, "
-	    "tls_key)" },
+	    "(accepted: auth_token_file, cmdline, connection_timeout, "
+	    "events_buffer, group, group_by_comm, listen, log_level, main, "
+	    "max_connections, max_connections_per_ip, max_groups, max_streams, "
+	    "metrics_token_file, per_process_limit, per_process_metrics, "
+	    "poll_interval, redact, redact_defaults, refresh_age, scan_interval, "
+	    "target, tls_cert, tls_key, user)" },
 	{ "bad_missing_value.conf", 2, "poll_interval", "missing value" },
 	{ "bad_extra_words.conf", 2, "listen",
 	    "extra word '0.0.0.0:9723' after the value" },

@@ -76,7 +76,7 @@ mk(struct fixture *f, pid_t pid, unsigned long long start, const char *comm,
 	struct proc	*p = ptable_add(f->pt, pid, start);
 
 	assert_non_null(p);
-	p->ppid = 1;
+	ptable_set_ppid(f->pt, p, 1);
 	p->state = 'S';
 	p->threads = 1;
 	p->uid = uid;
@@ -531,7 +531,7 @@ test_unseen_children(void **state)
 
 	/* A seen child: its CPU is its group's, not counted twice. */
 	c = mk(f, 11, 1100, "cc", NULL, NULL, 0, 0);
-	c->ppid = 10;
+	ptable_set_ppid(f->pt, c, 10);
 	c->utime = 30;
 	c->stime = 3;
 	die(f, c, 0, 1, 3);
@@ -545,7 +545,7 @@ test_unseen_children(void **state)
 
 	/* The parent's sample can see the reap before pidcar hears of it. */
 	c = mk(f, 12, 1200, "cc", NULL, NULL, 0, 0);
-	c->ppid = 10;
+	ptable_set_ppid(f->pt, c, 10);
 	c->utime = 40;
 	par->cutime = 620;
 	groups_sample(f->gs, par, 6);
@@ -557,7 +557,7 @@ test_unseen_children(void **state)
 
 	/* A child reaped by someone else: its pending share is dropped, not kept. */
 	c = mk(f, 13, 1300, "cc", NULL, NULL, 0, 0);
-	c->ppid = 10;
+	ptable_set_ppid(f->pt, c, 10);
 	c->utime = 10;
 	die(f, c, 0, 1, 9);
 	groups_sample(f->gs, par, 9);

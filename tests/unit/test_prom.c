@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "events.h"
 #include "groups.h"
 #include "ptable.h"
 #include "render.h"
@@ -61,6 +62,7 @@ setup(void **state)
 	f->d.conf = f->conf;
 	f->d.pt = ptable_create();
 	f->d.groups = groups_create(100);
+	f->d.events = events_create(16);
 	configure(f, "");
 	f->d.mode = "sidecar";
 	f->d.source = "procfs_poll";
@@ -79,6 +81,7 @@ teardown(void **state)
 	buf_free(&f->out);
 	ptable_free(f->d.pt);
 	groups_free(f->d.groups);
+	events_free(f->d.events);
 	config_free(f->conf);
 	free(f);
 	return 0;
@@ -91,7 +94,7 @@ add(struct fixture *f, pid_t pid, const char *comm, char st, long threads,
 	struct proc	*p = ptable_add(f->d.pt, pid, 1000 + (unsigned)pid);
 
 	assert_non_null(p);
-	p->ppid = pid == 1 ? 0 : 1;
+	ptable_set_ppid(f->d.pt, p, pid == 1 ? 0 : 1);
 	snprintf(p->comm, sizeof(p->comm), "%s", comm);
 	p->state = st;
 	p->threads = threads;
@@ -204,6 +207,18 @@ fill_small(struct fixture *f, struct self_metrics *m)
 	f->d.c.scans = 40;
 	f->d.c.refreshes = 7;
 	f->d.c.read_errors = 1;
+	/* The ring's own counts: 3 forks, 1 exec, 2 exits, 1 target (events_total). */
+	{
+		static const enum ev_type types[] = { EV_FORK, EV_FORK, EV_EXEC,
+		    EV_EXIT, EV_FORK, EV_EXIT, EV_TARGET };
+		struct pevent	ev;
+		size_t		i;
+
+		for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+			events_blank(&ev, types[i], 1795952753.0);
+			events_add(f->d.events, &ev);
+		}
+	}
 	m->cpu_seconds = 1.5;
 	m->resident_bytes = 8388608;
 	m->virtual_bytes = 123456789;
@@ -526,7 +541,7 @@ add_at(struct fixture *f, pid_t pid, const char *comm, unsigned long long start)
 	struct proc	*p = ptable_add(f->d.pt, pid, start);
 
 	assert_non_null(p);
-	p->ppid = 1;
+	ptable_set_ppid(f->d.pt, p, 1);
 	snprintf(p->comm, sizeof(p->comm), "%s", comm);
 	p->state = 'S';
 	p->threads = 1;
@@ -589,6 +604,7 @@ static const struct {
 	{ "pidcar_exits_total", "counter", "pidcar_exits", NULL },
 	{ "pidcar_events_total", "counter", "pidcar_events", NULL },
 	{ "pidcar_events_lost_total", "counter", "pidcar_events_lost", NULL },
+	{ "pidcar_target_attaches_total", "counter", "pidcar_target_attaches", NULL },
 	{ "pidcar_resyncs_total", "counter", "pidcar_resyncs", NULL },
 	{ "pidcar_proc_scans_total", "counter", "pidcar_proc_scans", NULL },
 	{ "pidcar_refreshes_total", "counter", "pidcar_refreshes", NULL },
@@ -713,9 +729,11 @@ test_group_values(void **state)
 		"pidcar_main_last_exit_time_seconds 1795952760",
 		"pidcar_main_last_exit_info{outcome=\"signaled\",code=\"\",signal=\"SIGKILL\"} 1",
 		"pidcar_execs_total 4",
-		"pidcar_events_total{type=\"fork\"} 12",
-		"pidcar_events_total{type=\"exec\"} 4",
-		"pidcar_events_total{type=\"exit\"} 8",
+		"pidcar_events_total{type=\"fork\"} 3",
+		"pidcar_events_total{type=\"exec\"} 1",
+		"pidcar_events_total{type=\"exit\"} 2",
+		"pidcar_events_total{type=\"target\"} 1",
+		"pidcar_target_attaches_total 0",
 	};
 	struct fixture		*f = *state;
 	struct self_metrics	 m;
