@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bsd/string.h>
+
 #include "events.h"
 #include "ptable.h"
 #include "xmalloc.h"
@@ -50,8 +52,7 @@ events_from_proc(struct pevent *ev, enum ev_type type, const struct proc *p,
 	ev->pid = p->pid;
 	ev->ppid = p->ppid;
 	ev->host_pid = p->host_pid;
-	memcpy(ev->comm, p->comm, sizeof(ev->comm));
-	ev->comm[sizeof(ev->comm) - 1] = '\0';
+	strlcpy(ev->comm, p->comm, sizeof(ev->comm));
 	ev->exe = p->exe != NULL ? xstrdup(p->exe) : NULL;
 	if (type != EV_EXIT)
 		return;
@@ -91,8 +92,10 @@ events_free(struct events *e)
 
 	if (e == NULL)
 		return;
-	for (i = 0; i < e->cap; i++)
+	for (i = 0; i < e->cap; i++) {
 		free(e->ring[i].exe);
+		free(e->ring[i].reason);
+	}
 	free(e->ring);
 	free(e);
 }
@@ -129,8 +132,10 @@ events_resize(struct events *e, size_t cap)
 		if (e->next - s <= cap) {
 			ring[s % cap] = *ev;
 			ev->exe = NULL;
+			ev->reason = NULL;
 		}
 		free(ev->exe);
+		free(ev->reason);
 	}
 	free(e->ring);
 	e->ring = ring;
@@ -151,9 +156,11 @@ events_add(struct events *e, struct pevent *ev)
 	struct pevent	*slot = &e->ring[e->next % e->cap];
 
 	free(slot->exe);
+	free(slot->reason);
 	*slot = *ev;
 	slot->seq = e->next++;
 	ev->exe = NULL;
+	ev->reason = NULL;
 	if ((unsigned)slot->type < EV_NTYPES)
 		e->count[slot->type]++;
 	if (e->cb != NULL)

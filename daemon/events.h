@@ -30,7 +30,7 @@ struct pevent {
 	pid_t		 pid;		/* target namespace; 0 unknown */
 	pid_t		 ppid;		/* 0 unknown */
 	pid_t		 host_pid;	/* agent mode, else 0 */
-	char		 comm[64];	/* raw bytes, may be empty */
+	char		 comm[32];	/* raw bytes (TASK_COMM_LEN is 16), may be empty */
 	char		*exe;		/* owned by the ring; NULL unknown */
 	/* EV_EXIT */
 	int		 status;	/* wait status, -1 unknown */
@@ -41,7 +41,7 @@ struct pevent {
 	long long	 max_rss_bytes;	/* taskstats high-water mark, -1 unknown */
 	/* EV_TARGET */
 	const char	*what;		/* static: "gone", "attached" */
-	char		 reason[128];
+	char		*reason;	/* owned by the ring, like exe */
 };
 
 struct events;
@@ -67,7 +67,8 @@ void		 events_resize(struct events *, size_t cap);
 /* Sets the one listener (NULL: none). */
 void		 events_listen(struct events *, events_cb, void *arg);
 /*
- * Copies ev into the ring (taking ev->exe, which the caller must not free),
+ * Copies ev into the ring (taking ev->exe and ev->reason, which the caller
+ * must not free),
  * numbers it and counts it.  Returns its seq.
  */
 uint64_t	 events_add(struct events *, struct pevent *ev);

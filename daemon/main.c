@@ -37,6 +37,7 @@
 #include "taskstats.h"
 #include "tls.h"
 #include "users.h"
+#include "xmalloc.h"
 
 extern char **environ;
 
@@ -334,7 +335,7 @@ target_event(struct daemon *d, const char *what, const char *reason)
 
 	events_blank(&ev, EV_TARGET, now_real());
 	ev.what = what;
-	strlcpy(ev.reason, reason, sizeof(ev.reason));
+	ev.reason = xstrdup(reason);
 	events_add(d->events, &ev);
 }
 

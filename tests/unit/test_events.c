@@ -157,7 +157,7 @@ test_event_json(void **state)
 	events_blank(&ev, EV_TARGET, 1764400000.25);
 	ev.seq = 44;
 	ev.what = "gone";
-	strcpy(ev.reason, "its PID 1 exited");
+	ev.reason = "its PID 1 exited";
 	api_event(&b, &ev);
 	buf_putc(&b, '\0');
 	assert_string_equal(b.data, "{\"seq\":44,\"type\":\"target\",\"time\":"
