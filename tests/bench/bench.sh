@@ -382,10 +382,13 @@ storm_run() {
 	[[ $lst == none ]] && { log "N=$n $case $mode storm alone: $created ($rate/s)"; return 0; }
 	sleep 1	# the listener drains its socket
 	if [[ $lst == pidcar ]]; then
-		# pidcar may still be catching up: wait until its count stops moving
+		# pidcar may still be catching up: wait until its count stops
+		# moving, asking /api/v1/status (a /metrics at N = 10 000 would
+		# read every process, and its CPU would be booked to the storm)
 		local prev=-1 cur
 		for ((i = 0; i < 30; i++)); do
-			cur=$(metric_sum "${TOOL_URL[pidcar-storm]}" 'pidcar_forks_total ')
+			cur=$(curl -s --max-time 60 "${TOOL_URL[pidcar-storm]}/api/v1/status" |
+				sed -n 's/.*"forks": *\([0-9]*\).*/\1/p')
 			[[ $cur == "$prev" ]] && break
 			prev=$cur
 			sleep 1
