@@ -60,6 +60,7 @@ struct newborn {
 	int			 status;
 	pid_t			 parent;	/* host PID of its parent (tgid) */
 	int			 execs;		/* EXECs before it was read */
+	int			 ids;		/* UID/GID events before it was read */
 	double			 at;		/* monotonic, when its FORK was handled */
 	int			 has_ts;
 	struct ts_record	 ts;
@@ -388,8 +389,10 @@ on_event(struct agent *a, const struct cn_event *ev)
 
 			/* Not read yet: its read shows the new program; count the exec now. */
 			key.host = ev->pid;
-			if (ev->type == CN_EXEC &&
-			    (nb = RB_FIND(newborns, &a->born, &key)) != NULL) {
+			if ((nb = RB_FIND(newborns, &a->born, &key)) != NULL &&
+			    (ev->type == CN_UID || ev->type == CN_GID))
+				nb->ids = 1;	/* its owner is not its parent's */
+			if (ev->type == CN_EXEC && nb != NULL) {
 				a->d->c.execs++;
 				nb->execs++;
 				/* A program to show: read it sooner, once its exec is done. */
@@ -424,7 +427,7 @@ read_newborns(struct agent *a)
 		}
 		if (!nb->exited) {
 			if (nb->nspid > 0 && (p = poller_born_from(a->pl,
-			    nb->nspid, ptable_find_host(a->d->pt,
+			    nb->nspid, nb->ids ? NULL : ptable_find_host(a->d->pt,
 			    nb->parent))) != NULL) {
 				ptable_set_host(a->d->pt, p, nb->host);
 				poller_emit(a->pl, EV_FORK, p);

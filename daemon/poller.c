@@ -670,6 +670,19 @@ poller_born_from(struct poller *pl, pid_t pid, const struct proc *par)
 		ptable_set_cmdline(p, par->cmdline, par->cmdline_len);
 	} else {
 		read_identity(d, p);
+		/*
+		 * Exec'd since.  A root parent's child in a root-owned /proc
+		 * directory is root: no status read (a storm of execs makes
+		 * thousands).  A set*id call comes as an event, and then the
+		 * caller passes no parent; what remains (root running a set-uid
+		 * program of another user) is set right by the refresh that
+		 * checks root-owned processes' status every 16th time.
+		 */
+		if (par->uid == 0) {
+			p->uid = 0;
+			p->gid = par->gid;
+			p->refresh_gen = 1;
+		}
 		read_owner(d, p);
 		want_retry(pl, p);
 	}
