@@ -491,9 +491,12 @@ serve_stream(struct req *r)
 	struct MHD_Response	*resp;
 	const char		*last;
 	enum MHD_Result		 ret;
-	unsigned long long	 from = r->q.since_given ? r->q.since : 0;
+	unsigned long long	 from = 0;
 	char			 msg[128], *end;
 
+	/* since=0 is "the oldest held", as for /api/v1/events; none is "from now". */
+	if (r->q.since_given)
+		from = r->q.since > 0 ? r->q.since : events_oldest(r->h->d->events);
 	last = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    "Last-Event-ID");
 	if (last != NULL && *last != '\0') {

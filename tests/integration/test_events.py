@@ -212,6 +212,22 @@ def test_stream_delivers_and_resumes_with_last_event_id(agent, target):
         st.close()
 
 
+def test_stream_since_replays_the_ring(agent, target):
+    target.run("sh", "-c", "/bin/sleep 0.05; exit 6", check=False)
+    wait_exit_event(agent, 0, lambda e: e["exit_code"] == 6, "the exit 6")
+    oldest = agent.json("/api/v1/events?limit=0")["oldest"]
+    st = Stream(agent.port, "?since=0&type=exit")
+    try:
+        first = json.loads(st.next_event()["data"])
+        assert first["seq"] >= oldest
+        while True:
+            data = json.loads(st.next_event()["data"])
+            if data["exit_code"] == 6:
+                break
+    finally:
+        st.close()
+
+
 def test_stream_clients_are_capped_and_bad_ids_refused(tmp_path, target):
     a = Agent(tmp_path, "pid:%d" % target.init_host_pid, ["--max_streams", "1"])
     try:
