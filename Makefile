@@ -102,7 +102,7 @@ FUZZ_TARGETS	:= procfs users config route redact netlink
 FUZZ_SRCS	:= daemon/log.c daemon/xmalloc.c daemon/util.c daemon/config.c \
 	daemon/procfs.c daemon/users.c daemon/route.c daemon/redact.c \
 	daemon/cnproc.c daemon/taskstats.c daemon/target.c daemon/regex_guard.c \
-	daemon/privdrop.c daemon/events.c
+	daemon/privdrop.c daemon/events.c daemon/ptable.c
 FUZZ_OBJS	:= $(FUZZ_SRCS:daemon/%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_CFLAGS	:= -std=gnu11 -g -O1 -fno-omit-frame-pointer $(WARN) -D_GNU_SOURCE \
 	-DPIDCAR_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -Idaemon \

@@ -285,3 +285,22 @@ ptree_free(struct ptree *t)
 	free(t->roots);
 	memset(t, 0, sizeof(*t));
 }
+
+const char *
+ptable_cmdline_text(const struct proc *p, struct buf *scratch)
+{
+	size_t	n = p->cmdline_len, i;
+
+	if (p->cmdline == NULL)
+		return p->comm;
+	while (n > 0 && p->cmdline[n - 1] == '\0')
+		n--;
+	if (n == 0)
+		return p->comm;
+	scratch->len = 0;
+	buf_add(scratch, p->cmdline, n);
+	for (i = 0; i < n; i++)
+		if (scratch->data[i] == '\0')
+			scratch->data[i] = ' ';
+	return scratch->data;
+}

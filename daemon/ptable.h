@@ -121,6 +121,13 @@ size_t		 ptable_snapshot(struct ptable *, struct proc ***out);
 void		 ptable_set_cmdline(struct proc *, const char *, size_t);
 /* Replaces p's exe with a copy (NULL allowed). */
 void		 ptable_set_exe(struct proc *, const char *);
+struct buf;
+/*
+ * The command line with its NUL separators as spaces (in scratch), or comm
+ * when there is none (kernel threads, zombies): what match= and the group
+ * rules' cmdline= see.
+ */
+const char	*ptable_cmdline_text(const struct proc *, struct buf *scratch);
 
 
 

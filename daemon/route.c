@@ -388,25 +388,6 @@ query_free(struct query *q)
 	query_init(q);
 }
 
-/* The command line with its NUL separators as spaces, or comm when there is none. */
-static const char *
-match_subject(const struct proc *p, struct buf *scratch)
-{
-	size_t	n = p->cmdline_len, i;
-
-	if (p->cmdline == NULL)
-		return p->comm;
-	while (n > 0 && p->cmdline[n - 1] == '\0')
-		n--;
-	if (n == 0)
-		return p->comm;		/* kernel threads and zombies */
-	scratch->len = 0;
-	buf_add(scratch, p->cmdline, n);
-	for (i = 0; i < n; i++)
-		if (scratch->data[i] == '\0')
-			scratch->data[i] = ' ';
-	return scratch->data;
-}
 
 
 static int
@@ -422,7 +403,7 @@ keep(const struct query *q, const struct users *users, const struct proc *p,
 	if (q->user != NULL && !users_match(users, p->uid, q->user))
 		return 0;
 	if (q->has_match &&
-	    regexec(&q->match, match_subject(p, scratch), 0, NULL, 0) != 0)
+	    regexec(&q->match, ptable_cmdline_text(p, scratch), 0, NULL, 0) != 0)
 		return 0;
 	return 1;
 }
