@@ -34,15 +34,7 @@ def make_ns(tmp_path):
 def module_ns(tmp_path_factory):
     """One namespace with DEFAULT_SPEC shared by the tests of a module."""
     ns = Namespace(tmp_path_factory.mktemp("ns"))
-    try:
-        ns.start()
-    except BaseException:
-        ns.close()
-        raise
-    yield ns
-    problems = ns.close()
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+    yield from ns.serving()
 
 
 @pytest.fixture

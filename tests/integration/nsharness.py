@@ -363,6 +363,19 @@ class Namespace:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 s.nsenter.wait(5)
 
+    def serving(self):
+        """For a fixture: starts the namespace, yields it, closes it and fails the
+        test with what closing found (warnings in pidcar's log, a bad exit)."""
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        yield self
+        problems = self.close()
+        if problems:
+            pytest.fail("\n".join(problems), pytrace=False)
+
     def close(self):
         """Stops pidcar with SIGTERM, ends the namespace; returns a list of problems."""
         if self.closed:

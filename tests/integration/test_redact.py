@@ -107,15 +107,7 @@ def secret_ns(tmp_path_factory):
     port = free_port()
     ns = Namespace(tmp_path_factory.mktemp("redact"), spec=spec_of(a for a, _ in SECRETS),
                    port=port, conf=base_conf(port))
-    try:
-        ns.start()
-    except BaseException:
-        ns.close()
-        raise
-    yield ns
-    problems = ns.close()
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+    yield from ns.serving()
 
 
 def test_setup_holds_the_secrets(secret_ns):
@@ -235,15 +227,7 @@ def hostile_ns(tmp_path_factory):
     port = free_port()
     ns = Namespace(tmp_path_factory.mktemp("hostile"), spec=spec_of(HOSTILE), port=port,
                    conf=base_conf(port))
-    try:
-        ns.start()
-    except BaseException:
-        ns.close()
-        raise
-    yield ns
-    problems = ns.close()
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+    yield from ns.serving()
 
 
 def test_hostile_cmdline_json_exact(hostile_ns):

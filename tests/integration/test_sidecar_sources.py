@@ -94,15 +94,7 @@ def sc(request, tmp_path_factory):
     ns = SidecarNs(tmp_path_factory.mktemp("sc-" + request.param), request.param,
                    spec={"plain": 2}, conf=None)
     ns.caps = request.param
-    try:
-        ns.start()
-    except BaseException:
-        ns.close()
-        raise
-    yield ns
-    problems = ns.close()
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+    yield from ns.serving()
 
 
 def counters(ns):
