@@ -1,7 +1,9 @@
 /*
  * The JSON API bodies: process lists streamed into one buffer, the small
  * status and error objects built with jansson.  Bytes from /proc may be any
- * bytes: every such string is made valid UTF-8 here.
+ * bytes: every such string is made valid UTF-8 here.  Longer than most
+ * modules because every body shares the streaming writers (put_str and its
+ * kin, which must match json_dumps byte for byte): processes, tree, events.
  */
 #include <sys/capability.h>
 #include <sys/wait.h>

@@ -2,9 +2,11 @@
  * Sidecar discovery (source procfs_poll): a cheap ns_last_pid probe finds new
  * PIDs without a scan, one pidfd per process in one epoll set gives exact exit
  * times and codes, and a slow getdents64 diff is the safety net (kernel.md §12).
- * It also holds the table upkeep that agent.c drives (born, exit, changed), which
- * makes it longer than most modules; that upkeep is the part to move out into a
- * module of its own when the agent's taskstats join arrives.
+ * It also holds the table upkeep that agent.c and perfev.c drive (born, exit,
+ * changed, unread exits), which makes it the longest module: that upkeep
+ * shares the reads, the pidfd set and the exit accounting with discovery
+ * (poller_examine, proc_gone, exit_seen), and a module of its own would have
+ * to export all of them.
  */
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
